@@ -1,0 +1,82 @@
+"""Activation functions: the NumPy reference and the codes of the compiled kernels.
+
+Each activation works in place on the pre-activation z and returns it; its derivative is
+written in terms of the activation's output a = f(z) (so z need not be stored):
+
+==========  ===============================  ======================
+name        f(z)                             f'(z) from a = f(z)
+==========  ===============================  ======================
+identity    z                                1
+sigmoid     1 / (1 + exp(-z))                a (1 - a)
+tanh        tanh(z)                          1 - a^2
+relu        max(z, 0)                        [a > 0]
+softmax     exp(z_k) / sum_j exp(z_j)        (through its loss only)
+==========  ===============================  ======================
+
+Adding an activation: one entry in each registry below, plus its branch in
+src_pyx/_activations.pxd; the tests iterate the registries.
+"""
+import numpy as np
+
+
+def identity(z):
+    return z
+
+
+def sigmoid(z):
+    """Logistic function, without overflow for any z: exp only ever sees -|z|."""
+    e = np.exp(-np.abs(z))
+    positive = z >= 0
+    np.divide(1, 1 + e, out=z, where=positive)
+    np.divide(e, 1 + e, out=z, where=~positive)
+    return z
+
+
+def tanh(z):
+    return np.tanh(z, out=z)
+
+
+def relu(z):
+    return np.maximum(z, 0, out=z)
+
+
+def softmax(z):
+    """Row-wise softmax; the row maximum is subtracted so exp never overflows."""
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def _identity_derivative(a, delta):
+    return delta
+
+
+def _sigmoid_derivative(a, delta):
+    delta *= a * (1 - a)
+    return delta
+
+
+def _tanh_derivative(a, delta):
+    delta *= 1 - a * a
+    return delta
+
+
+def _relu_derivative(a, delta):
+    delta[a <= 0] = 0
+    return delta
+
+
+#: name -> in-place f(z)
+ACTIVATIONS = {"identity": identity, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
+               "softmax": softmax}
+
+#: name -> in-place delta *= f'(z), given a = f(z); softmax has none (its loss supplies it)
+DERIVATIVES = {"identity": _identity_derivative, "sigmoid": _sigmoid_derivative,
+               "tanh": _tanh_derivative, "relu": _relu_derivative}
+
+#: activations allowed in hidden layers (softmax only normalises an output layer)
+HIDDEN_ACTIVATIONS = tuple(DERIVATIVES)
+
+#: name -> code of the compiled kernels (src_pyx/_activations.pxd)
+ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}

@@ -1,0 +1,32 @@
+"""Backends compute a network's passes; both take the same checked inputs and give the same numbers.
+
+- ``numpy``: readable NumPy, the reference and the baseline of every benchmark.
+- ``cython`` (``auto``): the compiled kernels of src_pyx/.
+
+A backend is built for one Network and holds views of its parameters. Its methods trust
+their inputs: 2-D C-contiguous arrays of the network's dtype with the right widths.
+
+    forward(X) -> output activations (a new array)
+    cost(X, Y, weight_decay) -> J
+    backward(X, Y, weight_decay, grad) -> (J, activations, deltas), grad filled in place;
+        activations and deltas are lists with one (n_samples x n_units) array per layer,
+        which the backend may reuse on its next call.
+"""
+
+BACKENDS = ("auto", "cython", "numpy")
+
+
+def make_backend(name, network):
+    """The backend called `name` for `network`."""
+    if name == "numpy":
+        from .numpy import NumpyBackend
+        return NumpyBackend(network)
+    if name in ("auto", "cython"):
+        try:
+            from .cython import CythonBackend
+        except ImportError as exc:
+            raise ImportError(
+                "fastnn's compiled kernels are not built or do not load "
+                f"({exc}); install with `pip install .` or use backend='numpy'") from exc
+        return CythonBackend(network)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

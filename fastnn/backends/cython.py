@@ -1,0 +1,58 @@
+"""The compiled backend: whole-network passes in src_pyx/_network.pyx, one call each, GIL
+released. Activations and deltas live in two flat workspaces that grow to the largest
+batch seen and are then reused, so a pass allocates nothing in steady state."""
+import numpy as np
+
+from .. import _network
+from ..activations import ACTIVATION_CODES
+from ..losses import LOSS_CODES
+
+
+class CythonBackend:
+    name = "cython"
+
+    def __init__(self, network):
+        activations = list(network.hidden_activations) + [network.output]
+        self.params = network.params
+        self.sizes = network.layers
+        self.plan = _network.Plan(
+            list(self.sizes), [ACTIVATION_CODES[f] for f in activations],
+            LOSS_CODES[network.loss],
+            [s.start for s in network._weight_slices],
+            [s.start if s is not None else -1 for s in network._bias_slices],
+            network.n_params)
+        self._acts = np.empty(0, network.dtype)
+        self._deltas = np.empty(0, network.dtype)
+
+    def _workspace(self, buffer, m):
+        """`buffer` if it holds m rows of every layer, else a larger one."""
+        needed = m * self.plan.n_units
+        return buffer if buffer.size >= needed else np.empty(needed, buffer.dtype)
+
+    def _layers(self, buffer, m):
+        """Per-layer (m x n_l) views of a packed workspace."""
+        views, start = [], 0
+        for n in self.sizes[1:]:
+            views.append(buffer[start:start + m * n].reshape(m, n))
+            start += m * n
+        return views
+
+    def forward(self, X):
+        m = X.shape[0]
+        self._acts = self._workspace(self._acts, m)
+        _network.forward(self.plan, self.params, X, self._acts)
+        n_out = self.sizes[-1]
+        end = m * self.plan.n_units
+        return self._acts[end - m * n_out:end].reshape(m, n_out).copy()
+
+    def cost(self, X, Y, weight_decay):
+        self._acts = self._workspace(self._acts, X.shape[0])
+        return _network.loss(self.plan, self.params, X, Y, self._acts, weight_decay)
+
+    def backward(self, X, Y, weight_decay, grad):
+        m = X.shape[0]
+        self._acts = self._workspace(self._acts, m)
+        self._deltas = self._workspace(self._deltas, m)
+        J = _network.backward(self.plan, self.params, X, Y, self._acts, self._deltas, grad,
+                              weight_decay)
+        return J, self._layers(self._acts, m), self._layers(self._deltas, m)

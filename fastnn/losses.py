@@ -1,0 +1,59 @@
+"""Loss functions: the NumPy reference and the codes of the compiled kernels.
+
+Per-sample losses, computed from the output layer's pre-activation z where that is more
+stable (log-softmax, log-sigmoid), so a loss stays finite even where a predicted
+probability underflows to 0. The cost over m samples is J = (1/m) sum_i L(y_i, a_i).
+
+=====================  ===========  ===================================  ===================
+name                   output       L(y, a)                              dL/dz
+=====================  ===========  ===================================  ===================
+mse                    not softmax  1/2 sum_k (a_k - y_k)^2              (a - y) f'(a)
+cross_entropy          softmax      -sum_k y_k log a_k                   a sum_k y_k - y
+binary_cross_entropy   sigmoid      -sum_k y_k log a_k + (1-y_k) log(1-a_k)   a - y
+=====================  ===========  ===================================  ===================
+
+cross_entropy's gradient a * sum_k y_k - y is a - y for one-hot (or any probability) rows.
+"""
+import numpy as np
+
+from .activations import ACTIVATIONS, DERIVATIVES
+
+
+def _log_softmax(z):
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def mse(z, y, output):
+    """Returns (sum_i L_i, a, dL/dz); z is not modified."""
+    a = ACTIVATIONS[output](z.copy())
+    error = a - y
+    return 0.5 * np.einsum("ij,ij->", error, error), a, DERIVATIVES[output](a, error)
+
+
+def cross_entropy(z, y, output):
+    log_a = _log_softmax(z)
+    a = np.exp(log_a)
+    return -np.einsum("ij,ij->", y, log_a), a, a * y.sum(axis=1, keepdims=True) - y
+
+
+def binary_cross_entropy(z, y, output):
+    # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z,  softplus(z) = max(z,0) + log1p(e^-|z|)
+    softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    a = ACTIVATIONS["sigmoid"](z.copy())
+    return (softplus - y * z).sum(), a, a - y
+
+
+#: name -> function(z, y, output) returning (summed loss, activation a, dL/dz)
+LOSSES = {"mse": mse, "cross_entropy": cross_entropy,
+          "binary_cross_entropy": binary_cross_entropy}
+
+#: name -> the output activations the loss may follow
+LOSS_OUTPUTS = {
+    "mse": ("identity", "sigmoid", "tanh", "relu"),
+    "cross_entropy": ("softmax",),
+    "binary_cross_entropy": ("sigmoid",),
+}
+
+#: name -> code of the compiled kernels (src_pyx/_losses.pxd)
+LOSS_CODES = {"mse": 0, "cross_entropy": 1, "binary_cross_entropy": 2}

@@ -1,0 +1,308 @@
+"""Network: a fully connected feed-forward network with all parameters in one flat vector."""
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import as_matrix, as_nonnegative, as_pair
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .backends import BACKENDS, make_backend
+from .initializers import INITIALIZERS, as_rng
+from .losses import LOSS_OUTPUTS, LOSSES
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(repr=False)
+class Backprop:
+    """The result of one forward + backward pass (Network.backward).
+
+    Attributes
+    ----------
+    loss : float
+        J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2.
+    activations : list of ndarray
+        a[l] of every layer (n_samples x n_units), output last.
+    deltas : list of ndarray
+        Node deltas dJ/dz[l] of every layer (n_samples x n_units), the 1/m included.
+    grad : ndarray
+        dJ/dparams, flat like Network.params.
+    grad_weights, grad_biases : list of ndarray
+        Views of `grad` shaped like Network.weights and Network.biases.
+    """
+    loss: float
+    activations: list
+    deltas: list
+    grad: np.ndarray
+    grad_weights: list = field(default_factory=list)
+    grad_biases: list = field(default_factory=list)
+
+    def __repr__(self):
+        return (f"Backprop(loss={self.loss:.6g}, layers={len(self.deltas)}, "
+                f"n_samples={self.deltas[0].shape[0]})")
+
+
+class Network:
+    """A multilayer perceptron: z[l] = a[l-1] @ W[l] + b[l], a[l] = f(z[l]), a[0] = X.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        Widths [n_in, hidden..., n_out]; no hidden layer ([n_in, n_out]) is allowed.
+    activation : str or sequence of str, default "sigmoid"
+        Hidden activation: one of identity, sigmoid, tanh, relu; or one name per hidden layer.
+    output : str, default "sigmoid"
+        Output activation: identity, sigmoid, tanh, relu or softmax.
+    loss : str, default "mse"
+        mse (1/2 squared error; any output but softmax), cross_entropy (softmax output) or
+        binary_cross_entropy (sigmoid output). See fastnn.losses.
+    init : str, default "glorot_uniform"
+        glorot_uniform, he_normal, normal or uniform. See fastnn.initializers.
+    bias : bool, default True
+        False drops every bias (seed 004's network: a constant input column plays the bias).
+    dtype : {"float64", "float32"}
+        The dtype of the parameters and of all arithmetic.
+    backend : {"auto", "cython", "numpy"}
+        "auto" is the compiled kernels; "numpy" the readable reference.
+    seed : None, int, numpy Generator or RandomState
+        Source of the initial weights.
+
+    Attributes
+    ----------
+    params : ndarray
+        All parameters in one flat vector: W[0], b[0], W[1], b[1], ...
+    weights, biases : list of ndarray
+        W[l] (n_in x n_out) and b[l] (n_out,), views into params (biases is empty
+        without biases).
+
+    Examples
+    --------
+    >>> import fastnn as fnn
+    >>> net = fnn.Network([2, 3, 1], seed=0)
+    >>> net.n_params
+    13
+    >>> net.forward([[0.0, 1.0]]).shape
+    (1, 1)
+    """
+
+    def __init__(self, layers, activation="sigmoid", output="sigmoid", loss="mse",
+                 init="glorot_uniform", bias=True, dtype="float64", backend="auto", seed=None):
+        layers = _check_layers(layers)
+        hidden = _check_hidden(activation, len(layers) - 2)
+        _check_choice(output, "output", ACTIVATIONS)
+        _check_choice(loss, "loss", LOSSES)
+        if output not in LOSS_OUTPUTS[loss]:
+            fits = [name for name, outputs in LOSS_OUTPUTS.items() if output in outputs]
+            raise ValueError(f"loss {loss!r} needs output {' or '.join(LOSS_OUTPUTS[loss])}, "
+                             f"not {output!r} (output {output!r} goes with loss={fits[0]!r})")
+        _check_choice(init, "init", INITIALIZERS)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False; got {bias!r}")
+        _check_choice(backend, "backend", BACKENDS)
+        self._config = dict(layers=layers, activation=hidden, output=output, loss=loss,
+                            init=init, bias=bool(bias), dtype=_check_dtype(dtype),
+                            backend=backend)
+        self._allocate()
+        rng = as_rng(seed)
+        for W, b in zip(self._weights, self._biases or [None] * len(self._weights)):
+            W_init, b_init = INITIALIZERS[init](rng, W.shape[0], W.shape[1], b is not None)
+            W[...] = W_init
+            if b is not None:
+                b[...] = b_init
+
+    def _allocate(self):
+        """Lay out the flat parameter vector, its views and the backend."""
+        layers, dtype = self._config["layers"], self._config["dtype"]
+        self._weight_slices, self._bias_slices, start = [], [], 0
+        for n_in, n_out in zip(layers[:-1], layers[1:]):
+            self._weight_slices.append(slice(start, start + n_in * n_out))
+            start += n_in * n_out
+            if self._config["bias"]:
+                self._bias_slices.append(slice(start, start + n_out))
+                start += n_out
+            else:
+                self._bias_slices.append(None)
+        self._params = np.zeros(start, dtype)
+        self._weights = self._views(self._params, "weights")
+        self._biases = self._views(self._params, "biases")
+        self._backend = make_backend(self._config["backend"], self)
+
+    def _views(self, flat, kind):
+        """Per-layer views of a flat vector laid out like params: W[l] or b[l]."""
+        if kind == "biases":
+            if not self.bias:
+                return ()
+            return tuple(flat[s] for s in self._bias_slices)
+        return tuple(flat[s].reshape(n_in, n_out) for s, n_in, n_out
+                     in zip(self._weight_slices, self.layers[:-1], self.layers[1:]))
+
+    # -- description ---------------------------------------------------------------------
+
+    layers = property(lambda self: self._config["layers"], doc="Widths [n_in, ..., n_out].")
+    hidden_activations = property(lambda self: list(self._config["activation"]),
+                                  doc="Activation of each hidden layer.")
+    output = property(lambda self: self._config["output"], doc="Output activation.")
+    loss = property(lambda self: self._config["loss"], doc="Loss name.")
+    init = property(lambda self: self._config["init"], doc="Initializer name.")
+    bias = property(lambda self: self._config["bias"], doc="Whether layers have biases.")
+    dtype = property(lambda self: self._config["dtype"], doc="numpy dtype of all arithmetic.")
+    backend = property(lambda self: self._backend.name, doc="Name of the backend in use.")
+    n_layers = property(lambda self: len(self.layers) - 1, doc="Number of weight layers.")
+    n_inputs = property(lambda self: self.layers[0], doc="Number of input features.")
+    n_outputs = property(lambda self: self.layers[-1], doc="Number of outputs.")
+    n_params = property(lambda self: self._params.size, doc="Number of parameters.")
+    weights = property(lambda self: list(self._weights), doc="W[l], views into params.")
+    biases = property(lambda self: list(self._biases), doc="b[l], views into params.")
+
+    @property
+    def params(self):
+        """All parameters in one flat vector; weights and biases are views into it."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        values = np.asarray(values)
+        if values.shape != self._params.shape:
+            raise ValueError(f"params must have shape {self._params.shape}; got {values.shape}")
+        if values.dtype.kind not in "biuf" or not np.isfinite(values).all():
+            raise ValueError("params must be finite real numbers")
+        self._params[...] = values
+
+    def __repr__(self):
+        c = self._config
+        hidden = c["activation"][0] if len(set(c["activation"])) == 1 else c["activation"]
+        return (f"Network({list(c['layers'])}, activation={hidden!r}, output={c['output']!r}, "
+                f"loss={c['loss']!r}, bias={c['bias']}, dtype={c['dtype'].name!r}, "
+                f"backend={self.backend!r})")
+
+    # -- copies and pickling: every copy owns its flat vector, with views into it ---------
+
+    def __getstate__(self):
+        return {"config": self._config, "params": self._params}
+
+    def __setstate__(self, state):
+        self._config = dict(state["config"])
+        self._allocate()
+        self._params[...] = state["params"]
+
+    def copy(self, dtype=None, backend=None):
+        """An independent copy, optionally with another dtype or backend.
+
+        >>> import fastnn as fnn
+        >>> fnn.Network([2, 1], seed=0).copy(dtype="float32").dtype
+        dtype('float32')
+        """
+        state = {"config": dict(self._config), "params": self._params}
+        if dtype is not None:
+            state["config"]["dtype"] = _check_dtype(dtype)
+        if backend is not None:
+            _check_choice(backend, "backend", BACKENDS)
+            state["config"]["backend"] = backend
+        clone = Network.__new__(Network)
+        clone.__setstate__(state)
+        return clone
+
+    # -- passes --------------------------------------------------------------------------
+
+    def forward(self, X):
+        """Output activations a[L] for the rows of X, shape (n_samples, n_outputs).
+
+        >>> import fastnn as fnn
+        >>> net = fnn.Network([2, 1], output="identity", init="uniform", seed=0)
+        >>> net.weights[0][:] = [[1.0], [2.0]]; net.biases[0][:] = 0.5
+        >>> net.forward([[1.0, 1.0]])
+        array([[3.5]])
+        """
+        return self._backend.forward(as_matrix(X, "X", self.dtype, self.n_inputs))
+
+    def predict(self, X):
+        """The network's output for the rows of X (the same as forward)."""
+        return self.forward(X)
+
+    def cost(self, X, Y, weight_decay=0.0):
+        """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2, biases not decayed."""
+        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
+        return float(self._backend.cost(X, Y, as_nonnegative(weight_decay, "weight_decay")))
+
+    def backward(self, X, Y, weight_decay=0.0):
+        """One forward and backward pass: J, activations, node deltas and gradients.
+
+        delta[L] = dJ/dz[L] comes from the loss (with the 1/m), then
+        delta[l] = (delta[l+1] @ W[l+1].T) * f'(a[l]),
+        grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l], grad b[l] = sum_rows delta[l].
+
+        >>> import fastnn as fnn
+        >>> net = fnn.Network([2, 2, 1], seed=0)
+        >>> bp = net.backward([[1.0, 0.0]], [[1.0]])
+        >>> [d.shape for d in bp.deltas], bp.grad.shape
+        ([(1, 2), (1, 1)], (9,))
+        """
+        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
+        weight_decay = as_nonnegative(weight_decay, "weight_decay")
+        grad = np.empty_like(self._params)
+        J, activations, deltas = self._backend.backward(X, Y, weight_decay, grad)
+        return Backprop(loss=float(J), activations=[a.copy() for a in activations],
+                        deltas=[d.copy() for d in deltas], grad=grad,
+                        grad_weights=list(self._views(grad, "weights")),
+                        grad_biases=list(self._views(grad, "biases")))
+
+    def loss_and_grad(self, X, Y, weight_decay=0.0):
+        """(J, dJ/dparams) with the gradient flat like params: what optimizers need.
+
+        >>> import fastnn as fnn
+        >>> loss, grad = fnn.Network([2, 1], seed=0).loss_and_grad([[1.0, 0.0]], [[1.0]])
+        >>> grad.shape
+        (3,)
+        """
+        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
+        weight_decay = as_nonnegative(weight_decay, "weight_decay")
+        grad = np.empty_like(self._params)
+        J, _, _ = self._backend.backward(X, Y, weight_decay, grad)
+        return float(J), grad
+
+
+def _check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _check_layers(layers):
+    try:
+        layers = list(layers)
+    except TypeError:
+        raise TypeError(f"layers must be a sequence of widths like [4, 8, 1]; got {layers!r}") from None
+    if len(layers) < 2:
+        raise ValueError(f"layers needs at least an input and an output width; got {layers}")
+    for n in layers:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"layer widths must be integers; got {n!r} in {layers}")
+        if n < 1:
+            raise ValueError(f"every layer needs at least one unit; got {layers}")
+    return tuple(int(n) for n in layers)
+
+
+def _check_hidden(activation, n_hidden):
+    if isinstance(activation, str):
+        names = [activation] * n_hidden
+    else:
+        try:
+            names = list(activation)
+        except TypeError:
+            raise TypeError(f"activation must be a name or a list of names; got {activation!r}") from None
+    if len(names) != n_hidden:
+        raise ValueError(f"activation lists {len(names)} names for {n_hidden} hidden layers")
+    for name in names:
+        if name == "softmax":
+            raise ValueError("softmax is an output activation only; use output='softmax'")
+        _check_choice(name, "activation", HIDDEN_ACTIVATIONS)
+    return tuple(names)
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}")
+    return dt

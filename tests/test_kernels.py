@@ -1,0 +1,90 @@
+"""The compiled kernels called directly through their Python twins, against the NumPy
+reference registries and scipy's own functions."""
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+
+import fastnn as fnn
+from fastnn import _activations, _losses, _network
+from fastnn.activations import ACTIVATION_CODES, ACTIVATIONS, DERIVATIVES
+from fastnn.losses import LOSS_CODES, LOSS_OUTPUTS, LOSSES
+
+SCIPY = {"identity": lambda z: z, "sigmoid": expit, "tanh": np.tanh,
+         "relu": lambda z: np.maximum(z, 0), "softmax": lambda z: softmax(z, axis=1)}
+EXTREME = np.array([[-1e4, -50.0, -1.0, 0.0, 1e-300, 2.0, 50.0, 1e4]])
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activation_kernel(name, dtype):
+    z = np.vstack([np.random.default_rng(0).standard_normal((5, 8)) * 3, EXTREME]).astype(dtype)
+    bias = np.linspace(-1, 1, 8).astype(dtype)
+    expected = SCIPY[name]((z + bias).astype(np.float64))
+    compiled = z.copy()
+    _activations.activate_(ACTIVATION_CODES[name], compiled, bias)
+    reference = ACTIVATIONS[name](z + bias)
+    tol = 1e-13 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(compiled, expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(reference, expected, rtol=tol, atol=tol)
+    assert np.isfinite(compiled).all()
+
+
+@pytest.mark.parametrize("name", DERIVATIVES)
+def test_derivative_kernel_and_bias_gradient(name):
+    rng = np.random.default_rng(1)
+    a = SCIPY[name](rng.standard_normal((6, 4)))
+    delta = rng.standard_normal((6, 4))
+    slope = {"identity": np.ones_like(a), "sigmoid": a * (1 - a), "tanh": 1 - a ** 2,
+             "relu": (a > 0).astype(float)}[name]
+    compiled, grad_bias = delta.copy(), np.full(4, np.nan)
+    _activations.multiply_derivative_(ACTIVATION_CODES[name], compiled, a, grad_bias)
+    np.testing.assert_allclose(compiled, delta * slope, rtol=1e-15)
+    np.testing.assert_allclose(DERIVATIVES[name](a, delta.copy()), delta * slope, rtol=1e-15)
+    np.testing.assert_allclose(grad_bias, (delta * slope).sum(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize("loss, output", [(l, o) for l, outs in LOSS_OUTPUTS.items() for o in outs])
+def test_output_layer_kernel(loss, output):
+    rng = np.random.default_rng(2)
+    z = np.vstack([rng.standard_normal((4, 8)), EXTREME])
+    y = rng.random(z.shape)
+    if loss == "cross_entropy":
+        y /= y.sum(axis=1, keepdims=True)
+    total, a, dz = LOSSES[loss](z.copy(), y, output)
+    compiled_a, delta, grad_bias = z.copy(), np.empty_like(z), np.empty(8)
+    compiled_total = _losses.output_layer_(LOSS_CODES[loss], ACTIVATION_CODES[output], compiled_a,
+                                           y, delta, None, grad_bias)
+    np.testing.assert_allclose(compiled_total, total, rtol=1e-13)
+    np.testing.assert_allclose(compiled_a, a, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(delta, dz / len(z), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(grad_bias, delta.sum(axis=0), rtol=1e-12)
+    assert np.isfinite(compiled_total) and np.isfinite(delta).all()
+
+
+def test_twins_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match="bias"):
+        _activations.activate_(1, np.zeros((2, 3)), np.zeros(2))
+    with pytest.raises(ValueError, match="shape"):
+        _losses.output_layer_(0, 1, np.zeros((2, 3)), np.zeros((3, 3)))
+    with pytest.raises((TypeError, ValueError), match="dtype|signature"):
+        _activations.activate_(1, np.zeros((2, 3), dtype=np.float32), np.zeros(3))
+
+
+def test_network_passes_check_every_buffer_against_the_plan():
+    """The unchecked passes are only reachable through these checks."""
+    net = fnn.Network([3, 4, 2], seed=0)
+    plan, X, Y = net._backend.plan, np.ones((5, 3)), np.ones((5, 2))
+    acts, deltas, grad = np.empty(5 * 6), np.empty(5 * 6), np.empty(net.n_params)
+    _network.backward(plan, net.params, X, Y, acts, deltas, grad)  # the right sizes pass
+    bad_calls = {
+        "params has": lambda: _network.forward(plan, net.params[:-1], X, acts),
+        "X has 2 features": lambda: _network.forward(plan, net.params, np.ones((5, 2)), acts),
+        "workspace": lambda: _network.forward(plan, net.params, X, acts[:-1]),
+        "no rows": lambda: _network.forward(plan, net.params, X[:0], acts),
+        "Y must": lambda: _network.loss(plan, net.params, X, np.ones((5, 1)), acts),
+        "deltas": lambda: _network.backward(plan, net.params, X, Y, acts, deltas[:-1], grad),
+        "grad has": lambda: _network.backward(plan, net.params, X, Y, acts, deltas, grad[:-1]),
+    }
+    for message, call in bad_calls.items():
+        with pytest.raises(ValueError, match=message):
+            call()

@@ -1,0 +1,51 @@
+"""Losses and gradients against PyTorch autograd (skipped when torch is not installed)."""
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn.activations import HIDDEN_ACTIVATIONS
+from fastnn.losses import LOSS_OUTPUTS
+
+from conftest import random_problem, randomize
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+TORCH_ACTIVATIONS = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+                     "relu": torch.relu, "softmax": lambda z: torch.softmax(z, dim=1)}
+
+
+def torch_cost(net, X, Y, weight_decay):
+    """J and its gradient, written with torch ops and differentiated by autograd."""
+    Ws = [torch.tensor(W, requires_grad=True) for W in net.weights]
+    bs = [torch.tensor(b, requires_grad=True) for b in net.biases]
+    a, m = torch.tensor(X), X.shape[0]
+    y = torch.tensor(Y)
+    for l, W in enumerate(Ws):
+        z = a @ W + (bs[l] if bs else 0)
+        a = TORCH_ACTIVATIONS[(net.hidden_activations + [net.output])[l]](z) if l < len(Ws) - 1 else z
+    if net.loss == "cross_entropy":
+        J = F.cross_entropy(z, y, reduction="sum") / m
+    elif net.loss == "binary_cross_entropy":
+        J = F.binary_cross_entropy_with_logits(z, y, reduction="sum") / m
+    else:
+        J = 0.5 * F.mse_loss(TORCH_ACTIVATIONS[net.output](z), y, reduction="sum") / m
+    J = J + 0.5 * weight_decay * sum((W ** 2).sum() for W in Ws)
+    J.backward()
+    return J.item(), [W.grad.numpy() for W in Ws], [b.grad.numpy() for b in bs]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("output, loss", [(o, l) for l, outs in LOSS_OUTPUTS.items() for o in outs])
+@pytest.mark.parametrize("bias", [True, False])
+def test_matches_torch_autograd(backend, hidden, output, loss, bias):
+    rng = np.random.default_rng(11)
+    layers = [5, 7, 4, 3]
+    net = randomize(fnn.Network(layers, activation=hidden, output=output, loss=loss, bias=bias,
+                                backend=backend), rng)
+    X, Y = random_problem(rng, layers, loss, 9)
+    bp = net.backward(X, Y, weight_decay=0.05)
+    J, grad_W, grad_b = torch_cost(net, X, Y, 0.05)
+    np.testing.assert_allclose(bp.loss, J, rtol=1e-12)
+    for ours, theirs in zip(bp.grad_weights + bp.grad_biases, grad_W + grad_b, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-14)

@@ -1,17 +1,24 @@
 """What a user meets first: the import, the docstring examples, the command line."""
 import doctest
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 import fastnn
 
 
-def run(*args, **kwargs):
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, **kwargs)
+def run(*args):
+    """Python in a neutral folder, importing the same fastnn as this test (not a source tree
+    that happens to be the working directory)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(fastnn.__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          cwd=tempfile.gettempdir(), env=env)
 
 
 def test_import_does_not_pull_in_sklearn_or_tqdm():
@@ -57,8 +64,6 @@ def test_train_command_refuses_bad_options(args, message):
 
 
 def test_readme_quick_start_runs_as_shown():
-    from pathlib import Path
-
     readme = Path(__file__).resolve().parents[1] / "README.md"
     if not readme.exists():
         pytest.skip("README.md is not beside the tests (installed without the source tree)")

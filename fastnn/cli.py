@@ -71,7 +71,7 @@ def _sgd_momentum(net, X, Y, epochs, batch_size, lr, momentum, rng, progress):
         total = 0.0
         for start in range(0, len(X), batch_size):
             batch = order[start:start + batch_size]
-            total += net._backend.backward(X[batch], Y[batch], 0.0, grad)[0] * len(batch)
+            total += net._backend.backward(X[batch], Y[batch], 0.0, grad) * len(batch)
             velocity *= momentum
             velocity -= lr * grad
             net.params += velocity

@@ -240,7 +240,8 @@ class Network:
         X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
-        J, activations, deltas = self._backend.backward(X, Y, weight_decay, grad)
+        J = self._backend.backward(X, Y, weight_decay, grad)
+        activations, deltas = self._backend.layer_values(X.shape[0])
         return Backprop(loss=float(J), activations=[a.copy() for a in activations],
                         deltas=[d.copy() for d in deltas], grad=grad,
                         grad_weights=list(self._views(grad, "weights")),
@@ -257,8 +258,7 @@ class Network:
         X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
-        J, _, _ = self._backend.backward(X, Y, weight_decay, grad)
-        return float(J), grad
+        return float(self._backend.backward(X, Y, weight_decay, grad)), grad
 
 
 def _check_choice(value, name, choices):

@@ -8,9 +8,9 @@ their inputs: 2-D C-contiguous arrays of the network's dtype with the right widt
 
     forward(X) -> output activations (a new array)
     cost(X, Y, weight_decay) -> J
-    backward(X, Y, weight_decay, grad) -> (J, activations, deltas), grad filled in place;
-        activations and deltas are lists with one (n_samples x n_units) array per layer,
-        which the backend may reuse on its next call.
+    backward(X, Y, weight_decay, grad) -> J, with dJ/dparams written into grad
+    layer_values(m) -> (activations, deltas) of the last backward pass over m rows: lists
+        with one (m x n_units) array per layer, which the backend may reuse on its next call
 """
 
 BACKENDS = ("auto", "cython", "numpy")

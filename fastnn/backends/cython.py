@@ -53,6 +53,9 @@ class CythonBackend:
         m = X.shape[0]
         self._acts = self._workspace(self._acts, m)
         self._deltas = self._workspace(self._deltas, m)
-        J = _network.backward(self.plan, self.params, X, Y, self._acts, self._deltas, grad,
-                              weight_decay)
-        return J, self._layers(self._acts, m), self._layers(self._deltas, m)
+        return _network.backward(self.plan, self.params, X, Y, self._acts, self._deltas, grad,
+                                 weight_decay)
+
+    def layer_values(self, m):
+        """Activations and deltas of the last backward pass over m rows, one view per layer."""
+        return self._layers(self._acts, m), self._layers(self._deltas, m)

@@ -18,6 +18,7 @@ class NumpyBackend:
         self.loss = LOSSES[network.loss]
         self.weight_slices = network._weight_slices
         self.bias_slices = network._bias_slices
+        self._last = None
 
     def _hidden(self, X):
         """Activations of every layer but the last, and the last layer's z."""
@@ -62,5 +63,9 @@ class NumpyBackend:
                 delta = DERIVATIVES[self.activations[l - 1]](activations[l - 1],
                                                              delta @ self.weights[l].T)
                 deltas.insert(0, delta)
-        J = total / m + (self._penalty(weight_decay) if weight_decay else 0.0)
-        return J, activations, deltas
+        self._last = activations, deltas
+        return total / m + (self._penalty(weight_decay) if weight_decay else 0.0)
+
+    def layer_values(self, m):
+        """Activations and deltas of the last backward pass, one array per layer."""
+        return self._last

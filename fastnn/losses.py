@@ -38,8 +38,8 @@ def cross_entropy(z, y, output):
 
 
 def binary_cross_entropy(z, y, output):
-    # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z,  softplus(z) = max(z,0) + log1p(e^-|z|)
-    softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z,  softplus(z) = log(1 + e^z)
+    softplus = np.logaddexp(0, z)
     a = ACTIVATIONS["sigmoid"](z.copy())
     return (softplus - y * z).sum(), a, a - y
 

@@ -18,19 +18,21 @@ cdef enum:
 
 
 cdef inline double output_layer(int loss, int act, floating* z, const floating* bias,
-                                const floating* y, int m, int n, floating scale,
-                                floating* delta, floating* grad_bias) noexcept nogil:
+                                const floating* y, const floating* sample_weight, int m, int n,
+                                floating scale, floating* delta,
+                                floating* grad_bias) noexcept nogil:
     """z holds the output GEMM (without bias). Row by row: add the bias, add the sample's
-    loss to the returned sum, overwrite z with a = f(z), and, if delta is not NULL, write
-    delta = scale * dL/dz and accumulate grad_bias (if not NULL) = column sums of delta.
-    Callers pass scale = 1/m and guarantee the loss/activation pairing and the shapes.
-    The sum is accumulated in double so a large batch loses no precision."""
+    loss w_i L_i to the returned sum, overwrite z with a = f(z), and, if delta is not NULL,
+    write delta = scale * w_i * dL/dz and accumulate grad_bias (if not NULL) = column sums
+    of delta. w_i = 1 when sample_weight is NULL. Callers pass scale = 1/m and guarantee the
+    loss/activation pairing and the shapes. Sums are accumulated in double so a large batch
+    loses no precision."""
     cdef int i, j
-    cdef double total = 0
+    cdef double total = 0, row_total
     cdef floating* row
     cdef const floating* yrow
     cdef floating* drow
-    cdef floating zmax, s, ysum, e, a, r
+    cdef floating zmax, s, ysum, e, a, r, row_scale
     if grad_bias != NULL:
         for j in range(n):
             grad_bias[j] = 0
@@ -38,6 +40,8 @@ cdef inline double output_layer(int loss, int act, floating* z, const floating* 
         row = z + <Py_ssize_t> i * n
         yrow = y + <Py_ssize_t> i * n
         drow = delta + <Py_ssize_t> i * n if delta != NULL else NULL
+        row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
+        row_total = 0
         if bias != NULL:
             for j in range(n):
                 row[j] = row[j] + bias[j]
@@ -55,28 +59,29 @@ cdef inline double output_layer(int loss, int act, floating* z, const floating* 
                 ysum = ysum + yrow[j]
                 row[j] = fexp(row[j] - zmax)
                 s = s + row[j]
-            total += r + ysum * flog(s)
+            row_total = r + ysum * flog(s)
             s = 1 / s
             for j in range(n):
                 row[j] = row[j] * s
                 if drow != NULL:
-                    drow[j] = scale * (row[j] * ysum - yrow[j])
+                    drow[j] = row_scale * (row[j] * ysum - yrow[j])
         elif loss == BINARY_CROSS_ENTROPY:
             # softplus(z) = max(z, 0) + log1p(e^-|z|); sigmoid shares e^-|z|
             for j in range(n):
                 e = fexp(-fabs(row[j]))
-                total += (row[j] if row[j] > 0 else 0) + flog1p(e) - yrow[j] * row[j]
+                row_total += (row[j] if row[j] > 0 else 0) + flog1p(e) - yrow[j] * row[j]
                 row[j] = 1 / (1 + e) if row[j] >= 0 else e / (1 + e)
                 if drow != NULL:
-                    drow[j] = scale * (row[j] - yrow[j])
+                    drow[j] = row_scale * (row[j] - yrow[j])
         else:
             for j in range(n):
                 a = activate(act, row[j])
                 row[j] = a
                 r = a - yrow[j]
-                total += 0.5 * r * r
+                row_total += 0.5 * r * r
                 if drow != NULL:
-                    drow[j] = scale * r * derivative(act, a)
+                    drow[j] = row_scale * r * derivative(act, a)
+        total += row_total if sample_weight == NULL else sample_weight[i] * row_total
         if grad_bias != NULL:
             for j in range(n):
                 grad_bias[j] = grad_bias[j] + drow[j]

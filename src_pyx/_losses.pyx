@@ -24,5 +24,5 @@ def output_layer_(int loss, int act, floating[:, ::1] z, const floating[:, ::1] 
     cdef floating* gb = &grad_bias[0] if grad_bias is not None else NULL
     cdef double total
     with nogil:
-        total = output_layer(loss, act, &z[0, 0], b, &y[0, 0], m, n, <floating> (1.0 / m), d, gb)
+        total = output_layer(loss, act, &z[0, 0], b, &y[0, 0], NULL, m, n, <floating> (1.0 / m), d, gb)
     return total

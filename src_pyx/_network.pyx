@@ -12,21 +12,9 @@ from cython cimport floating
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
-from _blas cimport gemm, dot
-from _activations cimport add_bias_activate, multiply_derivative
-from _losses cimport output_layer
+from cpython.pycapsule cimport PyCapsule_New
 
-
-cdef struct NetLayout:
-    int n_layers
-    int loss
-    int* sizes              # n_layers + 1 widths, input first
-    int* act                # activation code of each layer's output
-    Py_ssize_t* w_off       # start of W[l] (sizes[l] x sizes[l+1], row-major) in params
-    Py_ssize_t* b_off       # start of b[l] in params, -1 without biases
-    Py_ssize_t* unit_off    # units in layers before l: layer l's block is at m * unit_off[l]
-    Py_ssize_t n_params
-    Py_ssize_t n_units
+from _passes cimport NetLayout, forward_pass, backward_pass
 
 
 cdef class Plan:
@@ -72,91 +60,15 @@ cdef class Plan:
         free(self.c.b_off)
         free(self.c.unit_off)
 
+    def capsule(self):
+        """A capsule holding this Plan's NetLayout* for the other compiled modules; valid
+        while the Plan lives (callers pass the Plan along to keep it alive)."""
+        return PyCapsule_New(&self.c, b"fastnn.NetLayout", NULL)
+
     @property
     def n_units(self):
         """Units in all layers but the input: the workspace needs m * n_units entries."""
         return self.c.n_units
-
-
-cdef inline const floating* layer_input(const NetLayout* net, int l, const floating* X,
-                                        const floating* acts, int m) noexcept nogil:
-    return X if l == 0 else acts + m * net.unit_off[l - 1]
-
-
-cdef void forward_pass(const NetLayout* net, const floating* params, const floating* X,
-                       int m, floating* acts, bint activate_output) noexcept nogil:
-    """a[l] = f(a[l-1] @ W[l] + b[l]) for every layer; the last layer keeps its GEMM
-    output (no bias, no activation) when activate_output is false, for the loss kernel."""
-    cdef int l, n_in, n_out
-    cdef floating* out
-    for l in range(net.n_layers):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        out = acts + m * net.unit_off[l]
-        gemm(False, False, m, n_out, n_in, <floating> 1, layer_input(net, l, X, acts, m), n_in,
-             params + net.w_off[l], n_out, <floating> 0, out, n_out)
-        if l < net.n_layers - 1 or activate_output:
-            add_bias_activate(net.act[l], out, m, n_out,
-                              params + net.b_off[l] if net.b_off[l] >= 0 else NULL)
-
-
-cdef double weight_penalty(const NetLayout* net, const floating* params) noexcept nogil:
-    """sum_l ||W[l]||^2 (biases are not decayed)."""
-    cdef double total = 0
-    cdef int l, size
-    for l in range(net.n_layers):  # Plan guarantees each W has < 2**31 entries
-        size = net.sizes[l] * net.sizes[l + 1]
-        total += dot(size, params + net.w_off[l], params + net.w_off[l])
-    return total
-
-
-cdef double backward_pass(const NetLayout* net, const floating* params, const floating* X,
-                          const floating* Y, int m, floating weight_decay, floating* acts,
-                          floating* deltas, floating* grad) noexcept nogil:
-    """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2; with grad not NULL
-    also delta[l] = dJ/dz[l] into deltas and dJ/dparams into grad:
-        delta[L-1] from the loss kernel (it carries the 1/m)
-        delta[l-1] = (delta[l] @ W[l].T) * f'(a[l-1])
-        grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l],  grad b[l] = sum_rows delta[l]
-    """
-    cdef int L = net.n_layers, l = L - 1, n_in, n_out
-    cdef Py_ssize_t k, size
-    cdef floating* out = acts + m * net.unit_off[l]
-    cdef floating* delta = deltas + m * net.unit_off[l] if grad != NULL else NULL
-    cdef const floating* W
-    cdef floating* grad_W
-    cdef floating beta
-    cdef double J
-    forward_pass(net, params, X, m, acts, False)
-    J = output_layer(net.loss, net.act[l], out,
-                     params + net.b_off[l] if net.b_off[l] >= 0 else NULL, Y, m,
-                     net.sizes[L], <floating> (1.0 / m), delta,
-                     grad + net.b_off[l] if grad != NULL and net.b_off[l] >= 0 else NULL) / m
-    if weight_decay != 0:
-        J += 0.5 * weight_decay * weight_penalty(net, params)
-    if grad == NULL:
-        return J
-    for l in range(L - 1, -1, -1):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        W = params + net.w_off[l]
-        grad_W = grad + net.w_off[l]
-        delta = deltas + m * net.unit_off[l]
-        beta = 0
-        if weight_decay != 0:
-            size = n_in * n_out
-            for k in range(size):
-                grad_W[k] = weight_decay * W[k]
-            beta = 1
-        gemm(True, False, n_in, n_out, m, <floating> 1, layer_input(net, l, X, acts, m), n_in,
-             delta, n_out, beta, grad_W, n_out)
-        if l > 0:
-            gemm(False, True, m, n_in, n_out, <floating> 1, delta, n_out, W, n_out,
-                 <floating> 0, deltas + m * net.unit_off[l - 1], n_in)
-            multiply_derivative(net.act[l - 1], deltas + m * net.unit_off[l - 1],
-                                acts + m * net.unit_off[l - 1], m, n_in,
-                                grad + net.b_off[l - 1] if net.b_off[l - 1] >= 0 else NULL)
-    return J
 
 
 cdef int check(Plan plan, Py_ssize_t n_params, Py_ssize_t m, Py_ssize_t n_features,
@@ -183,32 +95,45 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         forward_pass(&plan.c, &params[0], &X[0, 0], <int> X.shape[0], &acts[0], True)
 
 
+cdef int check_targets(Plan plan, Py_ssize_t m, Py_ssize_t y_rows, Py_ssize_t y_cols,
+                       Py_ssize_t n_weights) except -1:
+    if y_rows != m or y_cols != plan.c.sizes[plan.c.n_layers]:
+        raise ValueError("Y must have one row per row of X and one column per output")
+    if n_weights >= 0 and n_weights != m:
+        raise ValueError("sample_weight must have one entry per row of X")
+    return 0
+
+
 def loss(Plan plan, const floating[::1] params, const floating[:, ::1] X,
-         const floating[:, ::1] Y, floating[::1] acts, double weight_decay=0.0):
+         const floating[:, ::1] Y, floating[::1] acts, double weight_decay=0.0,
+         const floating[::1] sample_weight=None):
     """J for (X, Y) without gradients; acts receives the activations."""
     check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0])
-    if Y.shape[0] != X.shape[0] or Y.shape[1] != plan.c.sizes[plan.c.n_layers]:
-        raise ValueError("Y must have one row per row of X and one column per output")
+    check_targets(plan, X.shape[0], Y.shape[0], Y.shape[1],
+                  sample_weight.shape[0] if sample_weight is not None else -1)
+    cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
     cdef double J
     with nogil:
-        J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], <int> X.shape[0],
+        J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], w, <int> X.shape[0],
                           <floating> weight_decay, &acts[0], <floating*> NULL, <floating*> NULL)
     return J
 
 
 def backward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
              const floating[:, ::1] Y, floating[::1] acts, floating[::1] deltas,
-             floating[::1] grad, double weight_decay=0.0):
-    """J for (X, Y); acts, deltas and grad receive activations, node deltas and dJ/dparams."""
+             floating[::1] grad, double weight_decay=0.0, const floating[::1] sample_weight=None):
+    """J for (X, Y); acts, deltas and grad receive activations, node deltas and dJ/dparams.
+    With sample_weight, J = (1/m) sum_i w_i L_i (+ the decay term)."""
     check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0])
-    if Y.shape[0] != X.shape[0] or Y.shape[1] != plan.c.sizes[plan.c.n_layers]:
-        raise ValueError("Y must have one row per row of X and one column per output")
+    check_targets(plan, X.shape[0], Y.shape[0], Y.shape[1],
+                  sample_weight.shape[0] if sample_weight is not None else -1)
     if deltas.shape[0] < X.shape[0] * plan.c.n_units:
         raise ValueError("deltas workspace too small")
     if grad.shape[0] != plan.c.n_params:
         raise ValueError(f"grad has {grad.shape[0]} entries, the network has {plan.c.n_params}")
+    cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
     cdef double J
     with nogil:
-        J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], <int> X.shape[0],
+        J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], w, <int> X.shape[0],
                           <floating> weight_decay, &acts[0], &deltas[0], &grad[0])
     return J

@@ -25,26 +25,26 @@ def _log_softmax(z):
 
 
 def mse(z, y, output):
-    """Returns (sum_i L_i, a, dL/dz); z is not modified."""
+    """Returns (L_i per sample, a, dL/dz); z is not modified."""
     a = ACTIVATIONS[output](z.copy())
     error = a - y
-    return 0.5 * np.einsum("ij,ij->", error, error), a, DERIVATIVES[output](a, error)
+    return 0.5 * np.einsum("ij,ij->i", error, error), a, DERIVATIVES[output](a, error)
 
 
 def cross_entropy(z, y, output):
     log_a = _log_softmax(z)
     a = np.exp(log_a)
-    return -np.einsum("ij,ij->", y, log_a), a, a * y.sum(axis=1, keepdims=True) - y
+    return -np.einsum("ij,ij->i", y, log_a), a, a * y.sum(axis=1, keepdims=True) - y
 
 
 def binary_cross_entropy(z, y, output):
     # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z,  softplus(z) = log(1 + e^z)
     softplus = np.logaddexp(0, z)
     a = ACTIVATIONS["sigmoid"](z.copy())
-    return (softplus - y * z).sum(), a, a - y
+    return (softplus - y * z).sum(axis=1), a, a - y
 
 
-#: name -> function(z, y, output) returning (summed loss, activation a, dL/dz)
+#: name -> function(z, y, output) returning (per-sample losses, activation a, dL/dz)
 LOSSES = {"mse": mse, "cross_entropy": cross_entropy,
           "binary_cross_entropy": binary_cross_entropy}
 

@@ -103,12 +103,23 @@ class Network:
                             init=init, bias=bool(bias), dtype=_check_dtype(dtype),
                             backend=backend)
         self._allocate()
+        self.initialize(seed)
+
+    def initialize(self, seed=None):
+        """Draw fresh initial weights with the network's init scheme (in place).
+
+        >>> import fastnn as fnn
+        >>> net = fnn.Network([2, 1], seed=0); first = net.params.copy()
+        >>> bool((net.initialize(seed=0).params == first).all())
+        True
+        """
         rng = as_rng(seed)
         for W, b in zip(self._weights, self._biases or [None] * len(self._weights)):
-            W_init, b_init = INITIALIZERS[init](rng, W.shape[0], W.shape[1], b is not None)
+            W_init, b_init = INITIALIZERS[self.init](rng, W.shape[0], W.shape[1], b is not None)
             W[...] = W_init
             if b is not None:
                 b[...] = b_init
+        return self
 
     def _allocate(self):
         """Lay out the flat parameter vector, its views and the backend."""
@@ -259,6 +270,75 @@ class Network:
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
         return float(self._backend.backward(X, Y, weight_decay, grad)), grad
+
+
+    def fit(self, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True,
+            weight_decay=0.0, validation_data=None, validation_fraction=None,
+            early_stopping=False, patience=10, min_delta=0.0, restore_best_weights=True,
+            lr_schedule=None, callbacks=None, progress=False, restarts=1, seed=None,
+            threads=None, valley_tol=1e-3):
+        """Train the network in place and return its History.
+
+        Parameters
+        ----------
+        X, Y : array-like
+            Training inputs (n_samples, n_inputs) and targets (n_samples, n_outputs).
+        optimizer : str or fastnn.optim optimizer
+            An instance, or a name with default settings: sgd, adagrad, adadelta, rmsprop,
+            adam, adamw, rprop, lbfgs, bfgs, annealing, awsgd.
+        epochs : int
+            Passes over the data (iterations for lbfgs/bfgs, temperatures for annealing).
+        batch_size : int or None
+            Rows per step; None (or >= n_samples) trains full batch.
+        shuffle : bool
+            A fresh row order every epoch, drawn from the seeded generator.
+        weight_decay : float
+            The L2 term of J (biases excluded), as in backward.
+        validation_data : (X_val, Y_val), or validation_fraction : float in (0, 1)
+            Data scored after every epoch (val_loss and the metric: accuracy or R^2);
+            a fraction is split off the training rows at random.
+        early_stopping, patience, min_delta, restore_best_weights
+            Stop once the monitored loss (val_loss if any, else loss) has not improved by
+            more than min_delta for `patience` epochs, and go back to the best weights.
+        lr_schedule : fastnn.schedules.Schedule
+            Learning rate per epoch, from the optimizer's lr.
+        callbacks : callable, object with on_epoch_end, or a list of them
+            Called as on_epoch_end(epoch, logs, network) after each epoch; returning True
+            or raising fastnn.StopTraining stops training.
+        progress : bool
+            A tqdm progress bar.
+        restarts : int
+            Train this many times from fresh initial weights (seed 004's "many balls") and
+            keep the best; a run that reaches an earlier run's point (relative distance
+            below valley_tol) stops early and is reported in History.restarts.
+        seed : int, Generator or None
+            Source of shuffling, validation split, restarts and stochastic optimizers:
+            the same seed (and thread count) gives bit-identical weights.
+        threads : int or None
+            BLAS threads during training; None runs small products on one thread.
+
+        Ctrl-C stops training cleanly: the best weights seen are restored and the History
+        is returned (stop_reason "interrupted"). A NaN or infinite loss raises
+        fastnn.TrainingDiverged; the network keeps the weights from the start of that epoch.
+
+        Examples
+        --------
+        >>> import numpy as np, fastnn as fnn
+        >>> X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
+        >>> Y = np.array([[0], [1], [1], [0]], dtype=float)
+        >>> net = fnn.Network([3, 8, 1], seed=0)
+        >>> history = net.fit(X, Y, optimizer=fnn.optim.Adam(lr=0.05), epochs=500, batch_size=None)
+        >>> bool(history.loss[-1] < 0.01), history.epochs
+        (True, 500)
+        """
+        from .training import fit
+        return fit(self, X, Y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                   shuffle=shuffle, weight_decay=weight_decay, validation_data=validation_data,
+                   validation_fraction=validation_fraction, early_stopping=early_stopping,
+                   patience=patience, min_delta=min_delta,
+                   restore_best_weights=restore_best_weights, lr_schedule=lr_schedule,
+                   callbacks=callbacks, progress=progress, restarts=restarts, seed=seed,
+                   threads=threads, valley_tol=valley_tol)
 
 
 def _check_choice(value, name, choices):

@@ -54,7 +54,7 @@ def test_output_layer_kernel(loss, output):
     compiled_a, delta, grad_bias = z.copy(), np.empty_like(z), np.empty(8)
     compiled_total = _losses.output_layer_(LOSS_CODES[loss], ACTIVATION_CODES[output], compiled_a,
                                            y, delta, None, grad_bias)
-    np.testing.assert_allclose(compiled_total, total, rtol=1e-13)
+    np.testing.assert_allclose(compiled_total, total.sum(), rtol=1e-13)
     np.testing.assert_allclose(compiled_a, a, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(delta, dz / len(z), rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(grad_bias, delta.sum(axis=0), rtol=1e-12)

@@ -7,8 +7,11 @@ A backend is built for one Network and holds views of its parameters. Its method
 their inputs: 2-D C-contiguous arrays of the network's dtype with the right widths.
 
     forward(X) -> output activations (a new array)
-    cost(X, Y, weight_decay) -> J
-    backward(X, Y, weight_decay, grad) -> J, with dJ/dparams written into grad
+    cost(X, Y, weight_decay, sample_weight=None, params=None) -> J
+    backward(X, Y, weight_decay, grad, sample_weight=None, params=None) -> J, with dJ/dparams
+        written into grad. With sample_weight (one weight per row, the network's dtype),
+        J = (1/m) sum_i w_i L_i + decay; with params (a flat vector like the network's),
+        the pass is evaluated there instead of at the network's own parameters.
     layer_values(m) -> (activations, deltas) of the last backward pass over m rows: lists
         with one (m x n_units) array per layer, which the backend may reuse on its next call
 """

@@ -45,16 +45,17 @@ class CythonBackend:
         end = m * self.plan.n_units
         return self._acts[end - m * n_out:end].reshape(m, n_out).copy()
 
-    def cost(self, X, Y, weight_decay):
+    def cost(self, X, Y, weight_decay, sample_weight=None, params=None):
         self._acts = self._workspace(self._acts, X.shape[0])
-        return _network.loss(self.plan, self.params, X, Y, self._acts, weight_decay)
+        return _network.loss(self.plan, self.params if params is None else params, X, Y,
+                             self._acts, weight_decay, sample_weight)
 
-    def backward(self, X, Y, weight_decay, grad):
+    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None):
         m = X.shape[0]
         self._acts = self._workspace(self._acts, m)
         self._deltas = self._workspace(self._deltas, m)
-        return _network.backward(self.plan, self.params, X, Y, self._acts, self._deltas, grad,
-                                 weight_decay)
+        return _network.backward(self.plan, self.params if params is None else params, X, Y,
+                                 self._acts, self._deltas, grad, weight_decay, sample_weight)
 
     def layer_values(self, m):
         """Activations and deltas of the last backward pass over m rows, one view per layer."""

@@ -11,21 +11,26 @@ class NumpyBackend:
     name = "numpy"
 
     def __init__(self, network):
-        self.weights = network.weights
-        self.biases = network.biases if network.bias else [None] * len(self.weights)
+        self.params = network.params
+        self.shapes = list(zip(network.layers[:-1], network.layers[1:]))
+        self.weight_slices = network._weight_slices
+        self.bias_slices = network._bias_slices
         self.activations = list(network.hidden_activations) + [network.output]
         self.output = network.output
         self.loss = LOSSES[network.loss]
-        self.weight_slices = network._weight_slices
-        self.bias_slices = network._bias_slices
         self._last = None
 
-    def _hidden(self, X):
+    def _layers(self, params):
+        """(W[l], b[l] or None) views of a flat parameter vector."""
+        return [(params[ws].reshape(shape), params[bs] if bs is not None else None)
+                for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)]
+
+    def _hidden(self, X, layers):
         """Activations of every layer but the last, and the last layer's z."""
         activations = []
         a = X
-        last = len(self.weights) - 1
-        for l, (W, b, f) in enumerate(zip(self.weights, self.biases, self.activations)):
+        last = len(layers) - 1
+        for l, ((W, b), f) in enumerate(zip(layers, self.activations)):
             z = a @ W
             if b is not None:
                 z += b
@@ -34,37 +39,43 @@ class NumpyBackend:
         return activations
 
     def forward(self, X):
-        activations = self._hidden(X)
+        activations = self._hidden(X, self._layers(self.params))
         return ACTIVATIONS[self.output](activations[-1])
 
-    def _penalty(self, weight_decay):
-        return 0.5 * weight_decay * sum(np.dot(W.ravel(), W.ravel()) for W in self.weights)
+    @staticmethod
+    def _penalty(layers, weight_decay):
+        return 0.5 * weight_decay * sum(np.dot(W.ravel(), W.ravel()) for W, _ in layers)
 
-    def cost(self, X, Y, weight_decay):
-        z = self._hidden(X)[-1]
-        total, _, _ = self.loss(z, Y, self.output)
-        return total / X.shape[0] + (self._penalty(weight_decay) if weight_decay else 0.0)
+    def _cost(self, losses, m, layers, weight_decay, sample_weight):
+        total = losses.sum() if sample_weight is None else sample_weight @ losses
+        return total / m + (self._penalty(layers, weight_decay) if weight_decay else 0.0)
 
-    def backward(self, X, Y, weight_decay, grad):
+    def cost(self, X, Y, weight_decay, sample_weight=None, params=None):
+        layers = self._layers(self.params if params is None else params)
+        losses, _, _ = self.loss(self._hidden(X, layers)[-1], Y, self.output)
+        return self._cost(losses, X.shape[0], layers, weight_decay, sample_weight)
+
+    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None):
         m = X.shape[0]
-        activations = self._hidden(X)
-        total, activations[-1], delta = self.loss(activations[-1], Y, self.output)
-        delta /= m
+        layers = self._layers(self.params if params is None else params)
+        activations = self._hidden(X, layers)
+        losses, activations[-1], delta = self.loss(activations[-1], Y, self.output)
+        delta *= (1 / m) if sample_weight is None else sample_weight[:, None] / m
         deltas = [delta]
-        for l in range(len(self.weights) - 1, -1, -1):
+        for l in range(len(layers) - 1, -1, -1):
+            W = layers[l][0]
             a_in = X if l == 0 else activations[l - 1]
-            grad_W = grad[self.weight_slices[l]].reshape(self.weights[l].shape)
+            grad_W = grad[self.weight_slices[l]].reshape(W.shape)
             np.matmul(a_in.T, delta, out=grad_W)
             if weight_decay:
-                grad_W += weight_decay * self.weights[l]
-            if self.biases[l] is not None:
+                grad_W += weight_decay * W
+            if self.bias_slices[l] is not None:
                 grad[self.bias_slices[l]] = delta.sum(axis=0)
             if l > 0:
-                delta = DERIVATIVES[self.activations[l - 1]](activations[l - 1],
-                                                             delta @ self.weights[l].T)
+                delta = DERIVATIVES[self.activations[l - 1]](activations[l - 1], delta @ W.T)
                 deltas.insert(0, delta)
         self._last = activations, deltas
-        return total / m + (self._penalty(weight_decay) if weight_decay else 0.0)
+        return self._cost(losses, m, layers, weight_decay, sample_weight)
 
     def layer_values(self, m):
         """Activations and deltas of the last backward pass, one array per layer."""

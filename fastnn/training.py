@@ -1,0 +1,337 @@
+"""Network.fit: the training loop around the optimizers.
+
+A `Session` does the per-epoch bookkeeping every optimizer shares (history, validation,
+best weights, early stopping, schedules, callbacks, progress, the restarts' valley check);
+the runners below drive the first-order rules, compiled (src_pyx/_train.pyx: whole runs of
+epochs per call, GIL released) or in Python for the NumPy backend. Full-batch methods
+(LBFGS, BFGS, Annealing) and AWSGD run their own loops and report to the same Session.
+"""
+import contextlib
+import numbers
+import time
+
+import numpy as np
+
+from ._validation import as_matrix, as_nonnegative, as_pair
+from .history import History, StopTraining, TrainingDiverged
+from .optim import FirstOrder, get_optimizer
+from .optim.base import check_count
+from .schedules import SCHEDULES, Schedule
+
+# the compiled loop returns to Python about this often, for progress, Ctrl-C and timing
+CHUNK_SECONDS = 0.05
+# below this many multiply-adds in a layer product, BLAS threads cost more than they give
+SINGLE_THREAD_GEMM = 1 << 21
+
+
+class Session:
+    """Per-epoch bookkeeping of one training run."""
+
+    def __init__(self, net, validation, early_stopping, patience, min_delta, schedule,
+                 callbacks, progress, valleys, valley_tol, total_epochs):
+        self.net, self.validation = net, validation
+        self.early_stopping, self.patience, self.min_delta = early_stopping, patience, min_delta
+        self.schedule, self.callbacks, self.valleys, self.valley_tol = schedule, callbacks, valleys, valley_tol
+        self.history = History(metric=_metric_name(net.loss) if validation else None)
+        self.best_params, self.wait = None, 0
+        self.started = time.perf_counter()
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total_epochs, unit="epoch", desc="fit", leave=False)
+
+    @property
+    def per_epoch_python(self):
+        """Whether each epoch needs Python: validation, callbacks, stopping rules, plateaus."""
+        return bool(self.validation or self.callbacks or self.early_stopping or self.valleys
+                    or (self.schedule is not None and self.schedule.depends_on_loss))
+
+    def end_epoch(self, loss, lr, params_current=True, elapsed=None):
+        """Record one epoch; returns True when training should stop."""
+        h, net = self.history, self.net
+        epoch = len(h.loss)
+        h.loss.append(float(loss))
+        h.lr.append(float(lr))
+        h.time.append(time.perf_counter() - self.started if elapsed is None else elapsed)
+        monitored = loss
+        logs = {"loss": float(loss), "lr": float(lr)}
+        if self.validation:
+            X_val, Y_val = self.validation
+            val_loss = float(net._backend.cost(X_val, Y_val, 0.0))
+            metric = _metric(net.loss, net._backend.forward(X_val), Y_val)
+            h.val_loss.append(val_loss)
+            h.val_metric.append(metric)
+            logs.update(val_loss=val_loss, **{f"val_{h.metric}": metric})
+            monitored = val_loss
+        if monitored < h.best_loss - self.min_delta:
+            h.best_loss, h.best_epoch, self.wait = float(monitored), epoch, 0
+            if params_current:
+                self.best_params = net.params.copy()
+        else:
+            self.wait += 1
+        if self.schedule is not None:
+            self.schedule.observe(epoch, monitored)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "lr"}, refresh=False)
+        stop = False
+        for callback in self.callbacks:
+            try:
+                hook = getattr(callback, "on_epoch_end", callback)
+                stop = hook(epoch, dict(logs), net) is True or stop
+            except StopTraining:
+                stop = True
+        if stop:
+            h.stop_reason = "callback"
+            return True
+        if self.early_stopping and self.wait >= self.patience:
+            h.stop_reason = "early_stopping"
+            return True
+        if params_current and self._same_valley():
+            h.stop_reason = "same_valley"
+            return True
+        return False
+
+    def _same_valley(self):
+        params = self.net.params
+        for index, point in enumerate(self.valleys):
+            if np.linalg.norm(params - point) <= self.valley_tol * max(np.linalg.norm(point), 1e-12):
+                self.history.same_valley_as = index
+                return True
+        return False
+
+    def close(self, restore_best):
+        if restore_best and self.best_params is not None:
+            self.net.params[...] = self.best_params
+        if self.bar is not None:
+            self.bar.close()
+
+
+def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, weight_decay=0.0,
+        validation_data=None, validation_fraction=None, early_stopping=False, patience=10,
+        min_delta=0.0, restore_best_weights=True, lr_schedule=None, callbacks=None,
+        progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3):
+    """Train `net` in place; see Network.fit for the parameters. Returns a History."""
+    X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs)
+    optimizer = get_optimizer(optimizer)
+    epochs = check_count(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = check_count(batch_size, "batch_size")
+    weight_decay = as_nonnegative(weight_decay, "weight_decay")
+    patience = check_count(patience, "patience", low=0)
+    min_delta = as_nonnegative(min_delta, "min_delta")
+    restarts = check_count(restarts, "restarts")
+    valley_tol = as_nonnegative(valley_tol, "valley_tol")
+    schedule = _check_schedule(lr_schedule)
+    callbacks = _check_callbacks(callbacks)
+    rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+    X, Y, validation = _split_validation(net, X, Y, validation_data, validation_fraction, rng)
+    if threads is not None:
+        threads = check_count(threads, "threads")
+
+    with _blas_threads(threads, net, X.shape[0] if batch_size is None else min(batch_size, X.shape[0])):
+        best = None
+        valleys = []
+        summaries = []
+        for run in range(restarts):
+            if run > 0:
+                net.initialize(rng)
+            if schedule is not None:
+                schedule.start()
+            session = Session(net, validation, early_stopping, patience, min_delta, schedule,
+                              callbacks, progress, valleys if restarts > 1 else [], valley_tol, epochs)
+            try:
+                _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
+                          schedule, rng)
+                session.close(restore_best=early_stopping and restore_best_weights)
+            except KeyboardInterrupt:
+                session.history.stop_reason = "interrupted"
+                session.close(restore_best=restore_best_weights)
+            except TrainingDiverged as exc:
+                session.history.stop_reason = "diverged"
+                session.close(restore_best=False)
+                exc.history = session.history
+                raise
+            history = session.history
+            final = history.best_loss if history.best_loss < np.inf else np.inf
+            summaries.append({"run": run, "best_loss": final, "epochs": history.epochs,
+                              "stop_reason": history.stop_reason,
+                              "same_valley_as": history.same_valley_as})
+            if best is None or final < best[0]:
+                best = (final, net.params.copy(), history)
+            valleys.append(net.params.copy())
+            if history.stop_reason == "interrupted":
+                break
+        if restarts > 1:
+            net.params[...] = best[1]
+            best[2].restarts = summaries
+        return best[2]
+
+
+def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule, rng):
+    if isinstance(optimizer, FirstOrder):
+        run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
+                        schedule, rng)
+    else:
+        optimizer.train(net, X, Y, session, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                        weight_decay=weight_decay, schedule=schedule, rng=rng)
+
+
+def row_orders(rng, n, n_epochs, shuffle):
+    """Each epoch's row order: a fresh permutation from rng when shuffling."""
+    if shuffle:
+        return np.stack([rng.permutation(n) for _ in range(n_epochs)]).astype(np.intp, copy=False)
+    return np.broadcast_to(np.arange(n, dtype=np.intp), (n_epochs, n)).copy()
+
+
+def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
+                    schedule, rng):
+    """Epochs of mini-batch (or full-batch) first-order training."""
+    n = X.shape[0]
+    full = batch_size is None or batch_size >= n
+    rows = n if full else batch_size
+    optimizer.reset(net.n_params, net.dtype)
+    lr0 = optimizer.lr
+    compiled = net.backend == "cython"
+    grad = np.empty_like(net.params)
+    if compiled:
+        from . import _train
+        units = net._backend.plan.n_units
+        acts, deltas = np.empty(rows * units, net.dtype), np.empty(rows * units, net.dtype)
+        X_batch = np.empty((rows, X.shape[1]), net.dtype)
+        Y_batch = np.empty((rows, Y.shape[1]), net.dtype)
+        snapshot = np.empty_like(net.params)
+        hyper = optimizer.hyper_array()
+    epoch, chunk = 0, 1
+    while epoch < epochs:
+        count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
+        lrs = np.array([schedule.lr(epoch + i, lr0, n) if schedule is not None else lr0
+                        for i in range(count)])
+        orders = None if full else row_orders(rng, n, count, shuffle)
+        started = time.perf_counter()
+        if compiled:
+            losses = np.empty(count)
+            done, optimizer.t, step = _train.run_epochs(
+                net._backend.plan, net.params, X, Y, orders, rows, optimizer.kind, hyper,
+                optimizer.state, optimizer.t, lrs, weight_decay, grad, acts, deltas, X_batch,
+                Y_batch, snapshot, losses)
+        else:
+            done, step, losses = _python_epochs(net, optimizer, X, Y, orders, rows, lrs,
+                                                weight_decay, grad)
+        elapsed = time.perf_counter() - started
+        base = session.history.time[-1] if session.history.time else 0.0
+        for i in range(done):
+            last = i == done - 1
+            if session.end_epoch(losses[i], lrs[i], params_current=last,
+                                 elapsed=None if session.per_epoch_python else base + elapsed * (i + 1) / count):
+                return
+        if step >= 0:
+            raise TrainingDiverged(epoch + done, int(step), float(losses[done]))
+        epoch += done
+        if not session.per_epoch_python:  # aim each compiled call at CHUNK_SECONDS
+            chunk = int(min(max(1, chunk * min(4.0, CHUNK_SECONDS / max(elapsed, 1e-6))), 1 << 20))
+
+
+def _python_epochs(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad):
+    """The same epochs as _train.run_epochs, in Python over the backend (the reference)."""
+    n = X.shape[0]
+    losses = np.empty(len(lrs))
+    params = net.params
+    for e, lr in enumerate(lrs):
+        snapshot = params.copy()
+        total = 0.0
+        for step, start in enumerate(range(0, n, rows)):
+            if orders is None:
+                X_batch, Y_batch = X, Y
+            else:
+                batch = orders[e, start:start + rows]
+                X_batch, Y_batch = X[batch], Y[batch]
+            J = net._backend.backward(X_batch, Y_batch, weight_decay, grad)
+            if not np.isfinite(J):
+                params[...] = snapshot
+                losses[e] = J
+                return e, step, losses
+            optimizer.step(params, grad, compiled=False, lr=lr)
+            total += J * X_batch.shape[0]
+        losses[e] = total / n
+    return len(lrs), -1, losses
+
+
+def _metric_name(loss):
+    return "r2" if loss == "mse" else "accuracy"
+
+
+def _metric(loss, output, Y):
+    """Accuracy (classes by argmax, or 0.5 thresholds for binary outputs; a row counts when
+    all its labels are right) or the R^2 of regression, averaged over outputs."""
+    if loss == "cross_entropy":
+        return float(np.mean(output.argmax(axis=1) == Y.argmax(axis=1)))
+    if loss == "binary_cross_entropy":
+        return float(np.mean(np.all((output > 0.5) == (Y > 0.5), axis=1)))
+    residual = ((Y - output) ** 2).sum(axis=0)
+    total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    return float(np.mean(1 - residual / np.where(total > 0, total, 1)))
+
+
+def _split_validation(net, X, Y, validation_data, validation_fraction, rng):
+    if validation_data is not None and validation_fraction is not None:
+        raise ValueError("give validation_data or validation_fraction, not both")
+    if validation_data is not None:
+        try:
+            X_val, Y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+        X_val = as_matrix(X_val, "X_val", net.dtype, net.n_inputs)
+        Y_val = as_matrix(Y_val, "Y_val", net.dtype, net.n_outputs, allow_vector=True)
+        if X_val.shape[0] != Y_val.shape[0]:
+            raise ValueError(f"X_val has {X_val.shape[0]} rows but Y_val has {Y_val.shape[0]}")
+        return X, Y, (X_val, Y_val)
+    if validation_fraction is None:
+        return X, Y, None
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, numbers.Real) \
+            or not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must lie in (0, 1); got {validation_fraction!r}")
+    n_val = int(round(validation_fraction * X.shape[0]))
+    if not 1 <= n_val < X.shape[0]:
+        raise ValueError(f"validation_fraction={validation_fraction} leaves {n_val} of "
+                         f"{X.shape[0]} rows for validation; need at least one on each side")
+    order = rng.permutation(X.shape[0])
+    val, train = order[:n_val], order[n_val:]
+    return X[train], Y[train], (X[val], Y[val])
+
+
+def _check_schedule(schedule):
+    if schedule is None or isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str) and schedule in SCHEDULES:
+        raise ValueError(f"lr_schedule {schedule!r} needs its parameters: pass an object, "
+                         f"e.g. fastnn.schedules.{SCHEDULES[schedule].__name__}(...)")
+    raise TypeError(f"lr_schedule must be a fastnn.schedules.Schedule; got {schedule!r}")
+
+
+def _check_callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if callable(callbacks) or hasattr(callbacks, "on_epoch_end"):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not (callable(callback) or callable(getattr(callback, "on_epoch_end", None))):
+            raise TypeError(f"a callback must be callable or have on_epoch_end; got {callback!r}")
+    return callbacks
+
+
+@contextlib.contextmanager
+def _blas_threads(threads, net, rows):
+    """threads=N pins BLAS to N threads; None runs small products on one thread, where
+    waking BLAS workers costs more than they save."""
+    from threadpoolctl import threadpool_limits
+
+    if threads is None:
+        largest = max(rows * a * b for a, b in zip(net.layers[:-1], net.layers[1:]))
+        threads = 1 if largest < SINGLE_THREAD_GEMM else None
+    if threads is None:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield

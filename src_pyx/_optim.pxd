@@ -1,0 +1,145 @@
+# Fused optimizer updates: one pass over the flat parameter vector, in place, following
+# torch.optim's single-tensor rules operation by operation (so float64 trajectories agree
+# with PyTorch to rounding). `hyper` holds each rule's hyper-parameters in the order of
+# fastnn/optim/first_order.py; `state` is (n_state x n) rows of per-parameter state; t is
+# the 1-based step count. Callers guarantee the sizes.
+from cython cimport floating
+from libc.math cimport sqrt, sqrtf, pow
+
+cdef enum:
+    SGD = 0
+    ADAGRAD = 1
+    ADADELTA = 2
+    ADAM = 3
+    RMSPROP = 4
+    RPROP = 5
+
+
+cdef inline floating fsqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating lerp(floating start, floating end, floating weight) noexcept nogil:
+    """torch.lerp: start + weight * (end - start), in the form torch evaluates."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
+cdef inline void update(int kind, const double* hyper, floating* p, const floating* g,
+                        floating* state, Py_ssize_t n, long t, double lr) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, d, denom, avg, s
+    cdef floating flr = <floating> lr
+    cdef floating* s0 = state
+    cdef floating* s1 = state + n
+    cdef floating* s2 = state + 2 * n
+    cdef floating wd, momentum, dampening, b2, eps, step_size, c2_sqrt, clr, decay
+    cdef floating rho, alpha, etaminus, etaplus, step_min, step_max, one_minus, one_minus2
+    cdef bint nesterov, amsgrad, decoupled, centered
+    if kind == SGD:  # hyper: momentum, dampening, weight_decay, nesterov
+        momentum = <floating> hyper[0]
+        dampening = <floating> (1 - hyper[1])
+        wd = <floating> hyper[2]
+        nesterov = hyper[3] != 0
+        for i in range(n):
+            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            if momentum != 0:
+                s0[i] = gi if t == 1 else s0[i] * momentum + dampening * gi
+                gi = gi + momentum * s0[i] if nesterov else s0[i]
+            p[i] = p[i] + (-flr) * gi
+    elif kind == ADAGRAD:  # hyper: lr_decay, weight_decay, eps
+        clr = <floating> (lr / (1 + (t - 1) * hyper[0]))
+        wd = <floating> hyper[1]
+        eps = <floating> hyper[2]
+        for i in range(n):
+            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            s0[i] = s0[i] + gi * gi
+            p[i] = p[i] + (-clr) * gi / (fsqrt(s0[i]) + eps)
+    elif kind == ADADELTA:  # hyper: rho, eps, weight_decay
+        rho = <floating> hyper[0]
+        one_minus = <floating> (1 - hyper[0])
+        eps = <floating> hyper[1]
+        wd = <floating> hyper[2]
+        for i in range(n):
+            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            s0[i] = s0[i] * rho + one_minus * gi * gi
+            d = fsqrt(s1[i] + eps) / fsqrt(s0[i] + eps) * gi
+            s1[i] = s1[i] * rho + one_minus * d * d
+            p[i] = p[i] + (-flr) * d
+    elif kind == ADAM:  # hyper: beta1, beta2, eps, weight_decay, amsgrad, decoupled (AdamW)
+        one_minus = <floating> (1 - hyper[0])   # torch forms 1 - beta in double
+        b2 = <floating> hyper[1]
+        one_minus2 = <floating> (1 - hyper[1])
+        eps = <floating> hyper[2]
+        wd = <floating> hyper[3]
+        amsgrad = hyper[4] != 0
+        decoupled = hyper[5] != 0
+        step_size = <floating> (lr / (1 - pow(hyper[0], t)))
+        c2_sqrt = <floating> sqrt(1 - pow(hyper[1], t))
+        decay = <floating> (1 - lr * hyper[3])
+        for i in range(n):
+            gi = g[i]
+            if wd != 0:
+                if decoupled:
+                    p[i] = p[i] * decay
+                else:
+                    gi = gi + wd * p[i]
+            s0[i] = lerp(s0[i], gi, one_minus)
+            s1[i] = s1[i] * b2 + one_minus2 * gi * gi
+            if amsgrad:
+                if s1[i] > s2[i]:
+                    s2[i] = s1[i]
+                denom = fsqrt(s2[i]) / c2_sqrt + eps
+            else:
+                denom = fsqrt(s1[i]) / c2_sqrt + eps
+            p[i] = p[i] + (-step_size) * s0[i] / denom
+    elif kind == RMSPROP:  # hyper: alpha, eps, weight_decay, momentum, centered
+        alpha = <floating> hyper[0]
+        one_minus = <floating> (1 - hyper[0])
+        eps = <floating> hyper[1]
+        wd = <floating> hyper[2]
+        momentum = <floating> hyper[3]
+        centered = hyper[4] != 0
+        for i in range(n):
+            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            s0[i] = s0[i] * alpha + one_minus * gi * gi
+            if centered:
+                s1[i] = lerp(s1[i], gi, one_minus)
+                avg = fsqrt(s0[i] + (-1) * s1[i] * s1[i]) + eps
+            else:
+                avg = fsqrt(s0[i]) + eps
+            if momentum > 0:
+                s2[i] = s2[i] * momentum + gi / avg
+                p[i] = p[i] + (-flr) * s2[i]
+            else:
+                p[i] = p[i] + (-flr) * gi / avg
+    elif kind == RPROP:  # hyper: etaminus, etaplus, step_min, step_max; state: prev, step
+        etaminus = <floating> hyper[0]
+        etaplus = <floating> hyper[1]
+        step_min = <floating> hyper[2]
+        step_max = <floating> hyper[3]
+        for i in range(n):
+            gi = g[i]
+            s = gi * s0[i]
+            if s > 0:
+                s = etaplus
+            elif s < 0:
+                s = etaminus
+            else:
+                s = 1
+            s1[i] = s1[i] * s
+            if s1[i] < step_min:
+                s1[i] = step_min
+            elif s1[i] > step_max:
+                s1[i] = step_max
+            if s == etaminus:  # iRprop-: no step (and no memory) after a sign change
+                gi = 0
+            if gi > 0:
+                p[i] = p[i] + (-1) * s1[i]
+            elif gi < 0:
+                p[i] = p[i] + s1[i]
+            s0[i] = gi

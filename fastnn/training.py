@@ -7,6 +7,7 @@ epochs per call, GIL released) or in Python for the NumPy backend. Full-batch me
 (LBFGS, BFGS, Annealing) and AWSGD run their own loops and report to the same Session.
 """
 import contextlib
+import functools
 import numbers
 import time
 
@@ -46,13 +47,13 @@ class Session:
         return bool(self.validation or self.callbacks or self.early_stopping or self.valleys
                     or (self.schedule is not None and self.schedule.depends_on_loss))
 
-    def end_epoch(self, loss, lr, params_current=True, elapsed=None):
+    def end_epoch(self, loss, lr):
         """Record one epoch; returns True when training should stop."""
         h, net = self.history, self.net
         epoch = len(h.loss)
         h.loss.append(float(loss))
         h.lr.append(float(lr))
-        h.time.append(time.perf_counter() - self.started if elapsed is None else elapsed)
+        h.time.append(time.perf_counter() - self.started)
         monitored = loss
         logs = {"loss": float(loss), "lr": float(lr)}
         if self.validation:
@@ -65,8 +66,7 @@ class Session:
             monitored = val_loss
         if monitored < h.best_loss - self.min_delta:
             h.best_loss, h.best_epoch, self.wait = float(monitored), epoch, 0
-            if params_current:
-                self.best_params = net.params.copy()
+            self.best_params = net.params.copy()
         else:
             self.wait += 1
         if self.schedule is not None:
@@ -87,10 +87,28 @@ class Session:
         if self.early_stopping and self.wait >= self.patience:
             h.stop_reason = "early_stopping"
             return True
-        if params_current and self._same_valley():
+        if self._same_valley():
             h.stop_reason = "same_valley"
             return True
         return False
+
+    def end_chunk(self, losses, lrs, elapsed):
+        """Record a run of epochs trained in one compiled call (no per-epoch Python work is
+        needed: see per_epoch_python); the weights are those after its last epoch."""
+        h = self.history
+        first = len(h.loss)
+        base = h.time[-1] if h.time else 0.0
+        count = len(losses)
+        h.loss.extend(losses.tolist())
+        h.lr.extend(lrs.tolist())
+        h.time.extend((base + elapsed * np.arange(1, count + 1) / count).tolist())
+        best = int(np.argmin(losses))
+        if losses[best] < h.best_loss - self.min_delta:
+            h.best_loss, h.best_epoch = float(losses[best]), first + best
+            self.best_params = self.net.params.copy()
+        if self.bar is not None:
+            self.bar.update(count)
+            self.bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
 
     def _same_valley(self):
         params = self.net.params
@@ -202,11 +220,11 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
         Y_batch = np.empty((rows, Y.shape[1]), net.dtype)
         snapshot = np.empty_like(net.params)
         hyper = optimizer.hyper_array()
-    epoch, chunk = 0, 1
+    epoch, chunk = 0, 16
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
-        lrs = np.array([schedule.lr(epoch + i, lr0, n) if schedule is not None else lr0
-                        for i in range(count)])
+        lrs = (np.full(count, lr0) if schedule is None
+               else np.array([schedule.lr(epoch + i, lr0, n) for i in range(count)]))
         orders = None if full else row_orders(rng, n, count, shuffle)
         started = time.perf_counter()
         if compiled:
@@ -219,12 +237,11 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
             done, step, losses = _python_epochs(net, optimizer, X, Y, orders, rows, lrs,
                                                 weight_decay, grad)
         elapsed = time.perf_counter() - started
-        base = session.history.time[-1] if session.history.time else 0.0
-        for i in range(done):
-            last = i == done - 1
-            if session.end_epoch(losses[i], lrs[i], params_current=last,
-                                 elapsed=None if session.per_epoch_python else base + elapsed * (i + 1) / count):
+        if session.per_epoch_python:
+            if done and session.end_epoch(losses[0], lrs[0]):
                 return
+        elif done:
+            session.end_chunk(losses[:done], lrs[:done], elapsed)
         if step >= 0:
             raise TrainingDiverged(epoch + done, int(step), float(losses[done]))
         epoch += done
@@ -325,13 +342,19 @@ def _check_callbacks(callbacks):
 def _blas_threads(threads, net, rows):
     """threads=N pins BLAS to N threads; None runs small products on one thread, where
     waking BLAS workers costs more than they save."""
-    from threadpoolctl import threadpool_limits
-
     if threads is None:
         largest = max(rows * a * b for a, b in zip(net.layers[:-1], net.layers[1:]))
         threads = 1 if largest < SINGLE_THREAD_GEMM else None
     if threads is None:
         yield
         return
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with _thread_controller().limit(limits=threads, user_api="blas"):
         yield
+
+
+@functools.lru_cache(maxsize=1)
+def _thread_controller():
+    """threadpoolctl's view of the loaded BLAS libraries; finding them takes milliseconds,
+    so it is looked up once (fastnn's own BLAS, scipy's, is loaded by then)."""
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()

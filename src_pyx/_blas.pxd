@@ -16,25 +16,22 @@ cdef inline void small_gemm(bint trans_a, bint trans_b, int m, int n, int k,
                             floating alpha, const floating* a, int lda,
                             const floating* b, int ldb,
                             floating beta, floating* c, int ldc) noexcept nogil:
-    """The same product as gemm, by loops; the innermost runs over contiguous memory."""
+    """The same product as gemm, by loops. Each C entry sums in a register: accumulating
+    into C in memory would chain every multiply-add through a store and a reload."""
     cdef int i, j, p
-    cdef floating aip, total
-    cdef floating* crow
+    cdef floating total
+    # op(A)[i, p] = a[i * a_i + p * a_p], op(B)[p, j] = b[p * b_p + j * b_j]
+    cdef int a_i = 1 if trans_a else lda, a_p = lda if trans_a else 1
+    cdef int b_p = 1 if trans_b else ldb, b_j = ldb if trans_b else 1
     for i in range(m):
-        crow = c + <Py_ssize_t> i * ldc
-        if trans_b:  # C[i, j] = sum_p A(i, p) * B[j, p]: a dot product per entry
-            for j in range(n):
-                total = 0
-                for p in range(k):
-                    total = total + (a[p * lda + i] if trans_a else a[i * lda + p]) * b[j * ldb + p]
-                crow[j] = alpha * total + (beta * crow[j] if beta != 0 else 0)
-        else:  # row i of C accumulates A(i, p) times row p of B
-            for j in range(n):
-                crow[j] = beta * crow[j] if beta != 0 else 0
+        for j in range(n):
+            total = 0
             for p in range(k):
-                aip = alpha * (a[p * lda + i] if trans_a else a[i * lda + p])
-                for j in range(n):
-                    crow[j] = crow[j] + aip * b[p * ldb + j]
+                total = total + a[i * a_i + p * a_p] * b[p * b_p + j * b_j]
+            if beta == 0:
+                c[i * ldc + j] = alpha * total
+            else:
+                c[i * ldc + j] = alpha * total + beta * c[i * ldc + j]
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,

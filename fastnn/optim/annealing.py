@@ -12,14 +12,15 @@ class Annealing(Optimizer):
     At each temperature, `cycles` moves: a candidate p' = p + N(0, (step T_k / T_0)^2) in
     every parameter is accepted if it lowers the cost E = J, or else with probability
     exp(-(E' - E) / T_k) (Metropolis; greedy=True accepts improvements only, like Encog).
-    The best point seen is restored at the end. Use it alone, or as the start of gradient
+    The best point seen is restored at the end. Temperatures are in units of the cost J:
+    the defaults suit costs of order 0.01-1. Use it alone, or as the start of gradient
     training: ``net.fit(X, Y, optimizer="annealing", epochs=20)`` then
     ``net.fit(X, Y, optimizer="adam")``.
     """
 
     defaults = ("start_temperature", "stop_temperature", "cycles", "step", "greedy")
 
-    def __init__(self, start_temperature=1.0, stop_temperature=1e-3, cycles=100, step=0.1,
+    def __init__(self, start_temperature=0.01, stop_temperature=1e-5, cycles=100, step=0.1,
                  greedy=False):
         self.start_temperature = check_real(start_temperature, "start_temperature", low=0, low_open=True)
         self.stop_temperature = check_real(stop_temperature, "stop_temperature", low=0, low_open=True)

@@ -7,6 +7,8 @@ Names and defaults are torch's. Ordered by increasing complexity: SGD, AdaGrad, 
 RMSprop, Adam, AdamW, Rprop. Notation: p parameters, g gradient, t step (from 1), lr the
 learning rate (a schedule may change it between epochs).
 """
+import math
+
 import numpy as np
 
 from .base import Optimizer, check_real
@@ -276,7 +278,7 @@ class Adam(FirstOrder):
             np.maximum(v_max, v, out=v_max)
             v = v_max
         step_size = lr / (1 - beta1 ** self.t)
-        denom = np.sqrt(v) / np.sqrt(1 - beta2 ** self.t) + self.eps
+        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** self.t) + self.eps
         p += -step_size * m / denom
 
 

@@ -34,7 +34,7 @@ def as_matrix(A, name, dtype, n_columns, allow_vector=False):
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has no rows")
     if arr.shape[1] != n_columns:
-        what = "features" if name == "X" else "columns"
+        what = "features" if name.startswith("X") else "columns"
         raise ValueError(f"{name} has {arr.shape[1]} {what}, the network expects {n_columns}")
     with np.errstate(over="ignore"):  # values beyond float32 become inf, refused just below
         arr = np.ascontiguousarray(arr, dtype=dtype)

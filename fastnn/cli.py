@@ -9,7 +9,9 @@ import time
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS
+from .history import TrainingDiverged
 from .network import DTYPES, Network
+from .optim import SGD
 
 
 def _positive_int(text):
@@ -59,26 +61,6 @@ def build_parser():
     return parser
 
 
-def _sgd_momentum(net, X, Y, epochs, batch_size, lr, momentum, rng, progress):
-    """Mini-batch SGD with momentum on checked arrays; returns the last epoch's mean loss."""
-    from tqdm import tqdm
-
-    grad = np.empty_like(net.params)
-    velocity = np.zeros_like(net.params)
-    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress, file=sys.stdout)
-    for _ in bar:
-        order = rng.permutation(len(X))
-        total = 0.0
-        for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
-            total += net._backend.backward(X[batch], Y[batch], 0.0, grad) * len(batch)
-            velocity *= momentum
-            velocity -= lr * grad
-            net.params += velocity
-        bar.set_postfix(loss=f"{total / len(X):.4f}")
-    return total / len(X)
-
-
 def train(args):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -99,11 +81,11 @@ def train(args):
           f"network {'-'.join(map(str, net.layers))} {args.activation}/softmax, "
           f"{net.backend} backend, {args.dtype}")
     start = time.perf_counter()
-    loss = _sgd_momentum(net, X_train, Y_train, args.epochs, args.batch_size, args.lr,
-                         args.momentum, np.random.default_rng(args.seed), args.progress)
+    history = net.fit(X_train, Y_train, optimizer=SGD(lr=args.lr, momentum=args.momentum),
+                      epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                      progress=args.progress)
     seconds = time.perf_counter() - start
-    if not np.isfinite(loss):
-        raise ValueError(f"training diverged (loss {loss}); try a smaller --lr")
+    loss = history.loss[-1]
     train_accuracy = np.mean(net.predict(X_train).argmax(axis=1) == y_train)
     test_accuracy = np.mean(net.predict(X_test).argmax(axis=1) == y_test)
     print(f"final training loss: {loss:.4f}")
@@ -118,7 +100,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return {"train": train}[args.command](args)
-    except (ValueError, TypeError, OSError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, TrainingDiverged) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

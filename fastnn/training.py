@@ -39,7 +39,7 @@ class Session:
         self.bar = None
         if progress:
             from tqdm.auto import tqdm
-            self.bar = tqdm(total=total_epochs, unit="epoch", desc="fit", leave=False)
+            self.bar = tqdm(total=total_epochs, unit="epoch", desc="fit")
 
     @property
     def per_epoch_python(self):
@@ -254,6 +254,12 @@ def _python_epochs(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad):
     n = X.shape[0]
     losses = np.empty(len(lrs))
     params = net.params
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught and reported below
+        return _python_epoch_loop(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad,
+                                  losses, params, n)
+
+
+def _python_epoch_loop(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad, losses, params, n):
     for e, lr in enumerate(lrs):
         snapshot = params.copy()
         total = 0.0

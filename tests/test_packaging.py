@@ -48,7 +48,7 @@ def test_train_command_reports_accuracy_and_time():
 def test_train_command_shows_progress():
     result = run("-m", "fastnn", "train", "--epochs", "2", "--backend", "numpy", "--dtype", "float32")
     assert result.returncode == 0, result.stderr
-    assert "2/2" in result.stdout and "epoch" in result.stdout
+    assert "2/2" in result.stderr and "epoch" in result.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -40,23 +40,38 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
     cdef floating wd, momentum, dampening, b2, eps, step_size, c2_sqrt, clr, decay
     cdef floating rho, alpha, etaminus, etaplus, step_min, step_max, one_minus, one_minus2
     cdef bint nesterov, amsgrad, decoupled, centered
+    # Loop-invariant choices are taken outside the loops, so each loop is straight-line
+    # code that the compiler vectorizes. Adding wd * p with wd = 0 leaves g exactly as is
+    # (parameters are finite), so weight decay needs no branch either.
     if kind == SGD:  # hyper: momentum, dampening, weight_decay, nesterov
         momentum = <floating> hyper[0]
         dampening = <floating> (1 - hyper[1])
         wd = <floating> hyper[2]
         nesterov = hyper[3] != 0
-        for i in range(n):
-            gi = g[i] + wd * p[i] if wd != 0 else g[i]
-            if momentum != 0:
-                s0[i] = gi if t == 1 else s0[i] * momentum + dampening * gi
-                gi = gi + momentum * s0[i] if nesterov else s0[i]
-            p[i] = p[i] + (-flr) * gi
+        if momentum == 0:
+            for i in range(n):
+                p[i] = p[i] + (-flr) * (g[i] + wd * p[i])
+        elif t == 1:
+            for i in range(n):
+                gi = g[i] + wd * p[i]
+                s0[i] = gi
+                p[i] = p[i] + (-flr) * (gi + momentum * gi if nesterov else gi)
+        elif nesterov:
+            for i in range(n):
+                gi = g[i] + wd * p[i]
+                s0[i] = s0[i] * momentum + dampening * gi
+                p[i] = p[i] + (-flr) * (gi + momentum * s0[i])
+        else:
+            for i in range(n):
+                gi = g[i] + wd * p[i]
+                s0[i] = s0[i] * momentum + dampening * gi
+                p[i] = p[i] + (-flr) * s0[i]
     elif kind == ADAGRAD:  # hyper: lr_decay, weight_decay, eps
         clr = <floating> (lr / (1 + (t - 1) * hyper[0]))
         wd = <floating> hyper[1]
         eps = <floating> hyper[2]
         for i in range(n):
-            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            gi = g[i] + wd * p[i]
             s0[i] = s0[i] + gi * gi
             p[i] = p[i] + (-clr) * gi / (fsqrt(s0[i]) + eps)
     elif kind == ADADELTA:  # hyper: rho, eps, weight_decay
@@ -65,7 +80,7 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         eps = <floating> hyper[1]
         wd = <floating> hyper[2]
         for i in range(n):
-            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            gi = g[i] + wd * p[i]
             s0[i] = s0[i] * rho + one_minus * gi * gi
             d = fsqrt(s1[i] + eps) / fsqrt(s0[i] + eps) * gi
             s1[i] = s1[i] * rho + one_minus * d * d
@@ -75,28 +90,27 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         b2 = <floating> hyper[1]
         one_minus2 = <floating> (1 - hyper[1])
         eps = <floating> hyper[2]
-        wd = <floating> hyper[3]
         amsgrad = hyper[4] != 0
         decoupled = hyper[5] != 0
+        wd = <floating> (0 if decoupled else hyper[3])
+        decay = <floating> (1 - lr * hyper[3] if decoupled else 1)
         step_size = <floating> (lr / (1 - pow(hyper[0], t)))
         c2_sqrt = <floating> sqrt(1 - pow(hyper[1], t))
-        decay = <floating> (1 - lr * hyper[3])
-        for i in range(n):
-            gi = g[i]
-            if wd != 0:
-                if decoupled:
-                    p[i] = p[i] * decay
-                else:
-                    gi = gi + wd * p[i]
-            s0[i] = lerp(s0[i], gi, one_minus)
-            s1[i] = s1[i] * b2 + one_minus2 * gi * gi
-            if amsgrad:
-                if s1[i] > s2[i]:
-                    s2[i] = s1[i]
-                denom = fsqrt(s2[i]) / c2_sqrt + eps
-            else:
-                denom = fsqrt(s1[i]) / c2_sqrt + eps
-            p[i] = p[i] + (-step_size) * s0[i] / denom
+        if amsgrad:
+            for i in range(n):
+                p[i] = p[i] * decay
+                gi = g[i] + wd * p[i]
+                s0[i] = lerp(s0[i], gi, one_minus)
+                s1[i] = s1[i] * b2 + one_minus2 * gi * gi
+                s2[i] = s1[i] if s1[i] > s2[i] else s2[i]
+                p[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s2[i]) / c2_sqrt + eps)
+        else:
+            for i in range(n):
+                p[i] = p[i] * decay
+                gi = g[i] + wd * p[i]
+                s0[i] = lerp(s0[i], gi, one_minus)
+                s1[i] = s1[i] * b2 + one_minus2 * gi * gi
+                p[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s1[i]) / c2_sqrt + eps)
     elif kind == RMSPROP:  # hyper: alpha, eps, weight_decay, momentum, centered
         alpha = <floating> hyper[0]
         one_minus = <floating> (1 - hyper[0])
@@ -104,18 +118,25 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         wd = <floating> hyper[2]
         momentum = <floating> hyper[3]
         centered = hyper[4] != 0
-        for i in range(n):
-            gi = g[i] + wd * p[i] if wd != 0 else g[i]
-            s0[i] = s0[i] * alpha + one_minus * gi * gi
-            if centered:
+        if centered:
+            for i in range(n):  # the denominator first, then the step below
+                gi = g[i] + wd * p[i]
+                s0[i] = s0[i] * alpha + one_minus * gi * gi
                 s1[i] = lerp(s1[i], gi, one_minus)
-                avg = fsqrt(s0[i] + (-1) * s1[i] * s1[i]) + eps
-            else:
-                avg = fsqrt(s0[i]) + eps
-            if momentum > 0:
+        else:
+            for i in range(n):
+                gi = g[i] + wd * p[i]
+                s0[i] = s0[i] * alpha + one_minus * gi * gi
+        if momentum > 0:
+            for i in range(n):
+                gi = g[i] + wd * p[i]
+                avg = (fsqrt(s0[i] + (-1) * s1[i] * s1[i]) if centered else fsqrt(s0[i])) + eps
                 s2[i] = s2[i] * momentum + gi / avg
                 p[i] = p[i] + (-flr) * s2[i]
-            else:
+        else:
+            for i in range(n):
+                gi = g[i] + wd * p[i]
+                avg = (fsqrt(s0[i] + (-1) * s1[i] * s1[i]) if centered else fsqrt(s0[i])) + eps
                 p[i] = p[i] + (-flr) * gi / avg
     elif kind == RPROP:  # hyper: etaminus, etaplus, step_min, step_max; state: prev, step
         etaminus = <floating> hyper[0]

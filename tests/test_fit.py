@@ -338,3 +338,18 @@ def test_bad_fit_arguments_leave_the_network_unchanged(kwargs, error, message):
     with pytest.raises(error, match=message):
         net.fit(XOR_X, XOR_Y, **kwargs)
     np.testing.assert_array_equal(net.params, before)
+
+
+def test_quasi_newton_limits_are_honoured():
+    X, Y = classification(50)
+    calls = []
+    net = softmax_net(seed=2)
+    true_backward = net._backend.backward
+    net._backend.backward = lambda *a, **k: calls.append(1) or true_backward(*a, **k)
+    history = net.fit(X, Y, optimizer=optim.LBFGS(max_fun=7), epochs=100)
+    assert history.stop_reason == "max_fun" and len(calls) == 7
+    loose = softmax_net(seed=2).fit(X, Y, optimizer=optim.BFGS(tol=1e-1), epochs=500)
+    tight = softmax_net(seed=2).fit(X, Y, optimizer=optim.BFGS(tol=1e-8), epochs=500)
+    assert loose.epochs < tight.epochs
+    capped = softmax_net(seed=2).fit(X, Y, optimizer=optim.BFGS(max_iter=3), epochs=500)
+    assert capped.epochs == 3

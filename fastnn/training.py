@@ -171,7 +171,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                 exc.history = session.history
                 raise
             history = session.history
-            final = history.best_loss if history.best_loss < np.inf else np.inf
+            final = history.best_loss
             summaries.append({"run": run, "best_loss": final, "epochs": history.epochs,
                               "stop_reason": history.stop_reason,
                               "same_valley_as": history.same_valley_as})

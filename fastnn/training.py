@@ -202,24 +202,79 @@ def row_orders(rng, n, n_epochs, shuffle):
     return np.broadcast_to(np.arange(n, dtype=np.intp), (n_epochs, n)).copy()
 
 
+class EpochRunner:
+    """Epochs of a first-order rule over fixed training data, compiled (one call for a whole
+    run of epochs, buffers allocated here once) or in Python on the NumPy backend.
+
+    rows is the batch size (rows >= n: full batch, X and Y used in place). With
+    decay_per_row, a batch of m rows uses weight_decay / m (scikit-learn's alpha).
+    """
+
+    def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False):
+        self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
+        self.rows = min(rows, X.shape[0])
+        self.weight_decay, self.decay_per_row = weight_decay, decay_per_row
+        self.grad = np.empty_like(net.params)
+        self.compiled = net.backend == "cython"
+        if self.compiled:
+            units = net._backend.plan.n_units
+            self.acts = np.empty(self.rows * units, net.dtype)
+            self.deltas = np.empty(self.rows * units, net.dtype)
+            self.X_batch = np.empty((self.rows, X.shape[1]), net.dtype)
+            self.Y_batch = np.empty((self.rows, Y.shape[1]), net.dtype)
+            self.snapshot = np.empty_like(net.params)
+
+    def run(self, orders, lrs):
+        """Train len(lrs) epochs with row orders `orders` (None for full batches). Returns
+        (epochs done, diverged step or -1, per-epoch losses); on divergence the weights are
+        those the diverging epoch started from."""
+        opt = self.optimizer
+        opt._ready(self.net.params)
+        losses = np.empty(len(lrs))
+        if self.compiled:
+            from . import _train
+            done, opt.t, step = _train.run_epochs(
+                self.net._backend.plan, self.net.params, self.X, self.Y, orders, self.rows,
+                opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay, self.grad,
+                self.acts, self.deltas, self.X_batch, self.Y_batch, self.snapshot, losses,
+                self.decay_per_row)
+            return done, step, losses
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
+            return self._python_epochs(orders, lrs, losses)
+
+    def _python_epochs(self, orders, lrs, losses):
+        """The same epochs as _train.run_epochs, in Python over the backend (the reference)."""
+        X, Y, rows, params, n = self.X, self.Y, self.rows, self.net.params, self.X.shape[0]
+        for e, lr in enumerate(lrs):
+            snapshot = params.copy()
+            total = 0.0
+            for step, start in enumerate(range(0, n, rows)):
+                if rows >= n:
+                    X_batch, Y_batch = X, Y
+                else:
+                    batch = orders[e, start:start + rows]
+                    X_batch, Y_batch = X[batch], Y[batch]
+                m = X_batch.shape[0]
+                decay = self.weight_decay / m if self.decay_per_row else self.weight_decay
+                J = self.net._backend.backward(X_batch, Y_batch, decay, self.grad)
+                if not np.isfinite(J):
+                    params[...] = snapshot
+                    losses[e] = J
+                    return e, step, losses
+                self.optimizer.step(params, self.grad, compiled=False, lr=lr)
+                total += J * m
+            losses[e] = total / n
+        return len(lrs), -1, losses
+
+
 def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
                     schedule, rng):
     """Epochs of mini-batch (or full-batch) first-order training."""
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
-    rows = n if full else batch_size
     optimizer.reset(net.n_params, net.dtype)
     lr0 = optimizer.lr
-    compiled = net.backend == "cython"
-    grad = np.empty_like(net.params)
-    if compiled:
-        from . import _train
-        units = net._backend.plan.n_units
-        acts, deltas = np.empty(rows * units, net.dtype), np.empty(rows * units, net.dtype)
-        X_batch = np.empty((rows, X.shape[1]), net.dtype)
-        Y_batch = np.empty((rows, Y.shape[1]), net.dtype)
-        snapshot = np.empty_like(net.params)
-        hyper = optimizer.hyper_array()
+    runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay)
     epoch, chunk = 0, 16
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
@@ -227,15 +282,7 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
                else np.array([schedule.lr(epoch + i, lr0, n) for i in range(count)]))
         orders = None if full else row_orders(rng, n, count, shuffle)
         started = time.perf_counter()
-        if compiled:
-            losses = np.empty(count)
-            done, optimizer.t, step = _train.run_epochs(
-                net._backend.plan, net.params, X, Y, orders, rows, optimizer.kind, hyper,
-                optimizer.state, optimizer.t, lrs, weight_decay, grad, acts, deltas, X_batch,
-                Y_batch, snapshot, losses)
-        else:
-            done, step, losses = _python_epochs(net, optimizer, X, Y, orders, rows, lrs,
-                                                weight_decay, grad)
+        done, step, losses = runner.run(orders, lrs)
         elapsed = time.perf_counter() - started
         if session.per_epoch_python:
             if done and session.end_epoch(losses[0], lrs[0]):
@@ -247,37 +294,6 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
         epoch += done
         if not session.per_epoch_python:  # aim each compiled call at CHUNK_SECONDS
             chunk = int(min(max(1, chunk * min(4.0, CHUNK_SECONDS / max(elapsed, 1e-6))), 1 << 20))
-
-
-def _python_epochs(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad):
-    """The same epochs as _train.run_epochs, in Python over the backend (the reference)."""
-    n = X.shape[0]
-    losses = np.empty(len(lrs))
-    params = net.params
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught and reported below
-        return _python_epoch_loop(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad,
-                                  losses, params, n)
-
-
-def _python_epoch_loop(net, optimizer, X, Y, orders, rows, lrs, weight_decay, grad, losses, params, n):
-    for e, lr in enumerate(lrs):
-        snapshot = params.copy()
-        total = 0.0
-        for step, start in enumerate(range(0, n, rows)):
-            if orders is None:
-                X_batch, Y_batch = X, Y
-            else:
-                batch = orders[e, start:start + rows]
-                X_batch, Y_batch = X[batch], Y[batch]
-            J = net._backend.backward(X_batch, Y_batch, weight_decay, grad)
-            if not np.isfinite(J):
-                params[...] = snapshot
-                losses[e] = J
-                return e, step, losses
-            optimizer.step(params, grad, compiled=False, lr=lr)
-            total += J * X_batch.shape[0]
-        losses[e] = total / n
-    return len(lrs), -1, losses
 
 
 def _metric_name(loss):

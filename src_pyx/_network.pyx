@@ -36,6 +36,7 @@ cdef class Plan:
         if not (self.c.sizes and self.c.act and self.c.w_off and self.c.b_off and self.c.unit_off):
             raise MemoryError()
         self.c.n_units = 0
+        self.c.loss_scale = 1.0
         for l in range(L + 1):
             self.c.sizes[l] = sizes[l]
             if sizes[l] < 1:
@@ -64,6 +65,16 @@ cdef class Plan:
         """A capsule holding this Plan's NetLayout* for the other compiled modules; valid
         while the Plan lives (callers pass the Plan along to keep it alive)."""
         return PyCapsule_New(&self.c, b"fastnn.NetLayout", NULL)
+
+    @property
+    def loss_scale(self):
+        """Factor on J's data term only (the gradient is not scaled): scikit-learn reports
+        its squared error averaged over the outputs while its gradient sums them."""
+        return self.c.loss_scale
+
+    @loss_scale.setter
+    def loss_scale(self, double value):
+        self.c.loss_scale = value
 
     @property
     def n_units(self):

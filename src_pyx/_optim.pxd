@@ -13,6 +13,8 @@ cdef enum:
     ADAM = 3
     RMSPROP = 4
     RPROP = 5
+    SKLEARN_SGD = 6
+    SKLEARN_ADAM = 7
 
 
 cdef inline floating fsqrt(floating x) noexcept nogil:
@@ -138,6 +140,22 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
                 gi = g[i] + wd * p[i]
                 avg = (fsqrt(s0[i] + (-1) * s1[i] * s1[i]) if centered else fsqrt(s0[i])) + eps
                 p[i] = p[i] + (-flr) * gi / avg
+    elif kind == SKLEARN_SGD:  # hyper: momentum, nesterov; state: velocity (scikit-learn's rule)
+        momentum = <floating> hyper[0]
+        nesterov = hyper[1] != 0
+        for i in range(n):
+            s0[i] = momentum * s0[i] - flr * g[i]
+            p[i] = p[i] + (momentum * s0[i] - flr * g[i] if nesterov else s0[i])
+    elif kind == SKLEARN_ADAM:  # hyper: beta1, beta2, eps (scikit-learn's rule)
+        b2 = <floating> hyper[1]
+        one_minus = <floating> (1 - hyper[0])
+        one_minus2 = <floating> (1 - hyper[1])
+        eps = <floating> hyper[2]
+        step_size = <floating> (lr * sqrt(1 - pow(hyper[1], t)) / (1 - pow(hyper[0], t)))
+        for i in range(n):
+            s0[i] = <floating> hyper[0] * s0[i] + one_minus * g[i]
+            s1[i] = b2 * s1[i] + one_minus2 * (g[i] * g[i])
+            p[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s1[i]) + eps)
     elif kind == RPROP:  # hyper: etaminus, etaplus, step_min, step_max; state: prev, step
         etaminus = <floating> hyper[0]
         etaplus = <floating> hyper[1]

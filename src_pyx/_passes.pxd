@@ -19,6 +19,7 @@ cdef struct NetLayout:
     Py_ssize_t* unit_off    # units in layers before l: layer l's block is at m * unit_off[l]
     Py_ssize_t n_params
     Py_ssize_t n_units
+    double loss_scale       # J's data term is scaled by this (1; scikit-learn's mse: 1/n_out)
 
 
 cdef inline const floating* layer_input(const NetLayout* net, int l, const floating* X,
@@ -74,7 +75,8 @@ cdef inline double backward_pass(const NetLayout* net, const floating* params, c
     J = output_layer(net.loss, net.act[l], acts + m * net.unit_off[l],
                      params + net.b_off[l] if net.b_off[l] >= 0 else NULL, Y, sample_weight,
                      m, net.sizes[L], <floating> (1.0 / m), delta,
-                     grad + net.b_off[l] if grad != NULL and net.b_off[l] >= 0 else NULL) / m
+                     grad + net.b_off[l] if grad != NULL and net.b_off[l] >= 0 else NULL) \
+        * net.loss_scale / m
     if weight_decay != 0:
         J += 0.5 * weight_decay * weight_penalty(net, params)
     if grad == NULL:

@@ -18,10 +18,12 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
                const double[::1] hyper, floating[:, ::1] state, long t, const double[::1] lrs,
                double weight_decay, floating[::1] grad, floating[::1] acts,
                floating[::1] deltas, floating[:, ::1] X_batch, floating[:, ::1] Y_batch,
-               floating[::1] snapshot, double[::1] losses):
+               floating[::1] snapshot, double[::1] losses, bint decay_per_row=False):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
+
+    With decay_per_row, each batch of m rows uses weight_decay / m (scikit-learn's alpha).
 
     Returns (epochs_done, t, diverged_step): on a non-finite loss, params are restored from
     the start of that epoch and diverged_step is the step within the epoch (else -1).
@@ -60,7 +62,8 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
                 if full:
                     m = <int> n
                     J = backward_pass(net, &params[0], &X[0, 0], &Y[0, 0], NULL, m,
-                                      <floating> weight_decay, &acts[0], &deltas[0], &grad[0])
+                                      <floating> (weight_decay / m if decay_per_row else weight_decay),
+                                      &acts[0], &deltas[0], &grad[0])
                 else:
                     stop = start + batch_size if start + batch_size < n else n
                     m = <int> (stop - start)
@@ -68,7 +71,8 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
                         memcpy(&X_batch[r, 0], &X[order[e, start + r], 0], n_in * sizeof(floating))
                         memcpy(&Y_batch[r, 0], &Y[order[e, start + r], 0], n_out * sizeof(floating))
                     J = backward_pass(net, &params[0], &X_batch[0, 0], &Y_batch[0, 0], NULL, m,
-                                      <floating> weight_decay, &acts[0], &deltas[0], &grad[0])
+                                      <floating> (weight_decay / m if decay_per_row else weight_decay),
+                                      &acts[0], &deltas[0], &grad[0])
                 if not isfinite(J):
                     memcpy(&params[0], &snapshot[0], n_params * sizeof(floating))
                     losses[e] = J

@@ -24,6 +24,15 @@ class CythonBackend:
         self._acts = np.empty(0, network.dtype)
         self._deltas = np.empty(0, network.dtype)
 
+    @property
+    def loss_scale(self):
+        """Factor on J's data term only (scikit-learn's mse: 1 / n_outputs)."""
+        return self.plan.loss_scale
+
+    @loss_scale.setter
+    def loss_scale(self, value):
+        self.plan.loss_scale = value
+
     def _workspace(self, buffer, m):
         """`buffer` if it holds m rows of every layer, else a larger one."""
         needed = m * self.plan.n_units

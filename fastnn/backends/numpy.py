@@ -18,6 +18,7 @@ class NumpyBackend:
         self.activations = list(network.hidden_activations) + [network.output]
         self.output = network.output
         self.loss = LOSSES[network.loss]
+        self.loss_scale = 1.0  # factor on J's data term only (scikit-learn's mse: 1 / n_outputs)
         self._last = None
 
     def _layers(self, params):
@@ -48,7 +49,7 @@ class NumpyBackend:
 
     def _cost(self, losses, m, layers, weight_decay, sample_weight):
         total = losses.sum() if sample_weight is None else sample_weight @ losses
-        return total / m + (self._penalty(layers, weight_decay) if weight_decay else 0.0)
+        return self.loss_scale * total / m + (self._penalty(layers, weight_decay) if weight_decay else 0.0)
 
     def cost(self, X, Y, weight_decay, sample_weight=None, params=None):
         layers = self._layers(self.params if params is None else params)

@@ -9,6 +9,7 @@ from .awsgd import AWSGD
 from .base import Optimizer
 from .first_order import SGD, AdaDelta, AdaGrad, Adam, AdamW, FirstOrder, RMSprop, Rprop
 from .quasi_newton import BFGS, LBFGS
+from .sklearn_rules import SklearnAdam, SklearnSGD
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": AdaGrad, "adadelta": AdaDelta, "rmsprop": RMSprop,
               "adam": Adam, "adamw": AdamW, "rprop": Rprop, "lbfgs": LBFGS, "bfgs": BFGS,
@@ -26,4 +27,5 @@ def get_optimizer(optimizer):
 
 
 __all__ = ["AWSGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Annealing", "BFGS", "FirstOrder",
-           "LBFGS", "OPTIMIZERS", "Optimizer", "RMSprop", "Rprop", "SGD", "get_optimizer"]
+           "LBFGS", "OPTIMIZERS", "Optimizer", "RMSprop", "Rprop", "SGD", "SklearnAdam", "SklearnSGD",
+           "get_optimizer"]

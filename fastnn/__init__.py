@@ -5,5 +5,13 @@ from .history import History, StopTraining, TrainingDiverged
 from .network import Backprop, Network
 
 __version__ = "0.1.0"
-__all__ = ["Backprop", "History", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
+
+
+def __getattr__(name):
+    """The scikit-learn drop-ins load scikit-learn only when first used."""
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import sklearn as _sklearn
+        return getattr(_sklearn, name)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+__all__ = ["Backprop", "History", "MLPClassifier", "MLPRegressor", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
            "optim", "schedules", "__version__"]

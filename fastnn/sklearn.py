@@ -1,0 +1,525 @@
+"""scikit-learn drop-ins: MLPClassifier and MLPRegressor that reproduce scikit-learn's own
+model (same parameters, initial weights, shuffling, validation split, loss and update
+rules), trained by fastnn's compiled kernels.
+
+Change ``from sklearn.neural_network import MLPClassifier`` to
+``from fastnn import MLPClassifier`` and keep everything else. Beyond scikit-learn's solvers
+(lbfgs, sgd, adam), any optimizer name of fastnn.optim is accepted; float32 input trains in
+float32 (lbfgs too).
+"""
+import warnings
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier as _SkClassifier
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .network import Network
+from .optim import OPTIMIZERS, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
+from .training import EpochRunner
+
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_STOCHASTIC = ("sgd", "adam")
+_FULL_BATCH = ("lbfgs", "bfgs", "annealing")
+
+
+class _BaseMLP(BaseEstimator):
+    """The shared maths of both estimators (scikit-learn's BaseMultilayerPerceptron)."""
+
+    _parameter_constraints = {
+        **_SkClassifier._parameter_constraints,
+        "solver": [StrOptions({"lbfgs", "sgd", "adam", *OPTIMIZERS})],
+    }
+
+    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+                 learning_rate_init, power_t, max_iter, loss, shuffle, random_state, tol,
+                 verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
+                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun):
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # -- fitted parameters: views into the network's one flat vector ------------------------
+
+    @property
+    def coefs_(self):
+        """Weight matrices W[l] (n_in x n_out), views into one flat parameter vector."""
+        if "_net" not in self.__dict__:
+            raise AttributeError("coefs_ exists once the estimator is fitted")
+        return self._net.weights
+
+    @coefs_.setter
+    def coefs_(self, values):
+        for view, value in zip(self.coefs_, values, strict=True):
+            view[...] = value
+
+    @property
+    def intercepts_(self):
+        """Bias vectors b[l], views into the same flat vector as coefs_."""
+        if "_net" not in self.__dict__:
+            raise AttributeError("intercepts_ exists once the estimator is fitted")
+        return self._net.biases
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        for view, value in zip(self.intercepts_, values, strict=True):
+            view[...] = value
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    def fit(self, X, y):
+        """Fit the model to X and y (see scikit-learn's MLP estimators).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, incremental=False)
+
+    def _check_solver(self):
+        """partial_fit means one pass: only for the stochastic solvers."""
+        if self.solver in _FULL_BATCH:
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _output(self):
+        raise NotImplementedError
+
+    def _fit(self, X, y, incremental):
+        hidden = self._hidden_sizes()
+        first_pass = "_net" not in self.__dict__ or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(X, y, [X.shape[1]] + hidden + [y.shape[1]])
+        elif self._net.dtype != X.dtype:  # keep training in the dtype the model has
+            X = X.astype(self._net.dtype)
+        Y = np.ascontiguousarray(y, dtype=self._net.dtype)
+        if self.solver in _STOCHASTIC:
+            self._fit_stochastic(X, Y, incremental)
+        elif self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y)
+        else:
+            self._fit_fastnn(X, Y, incremental)
+        if not np.isfinite(self._net.params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may"
+                             " contain large values and need to be preprocessed.")
+        return self
+
+    def _initialize(self, X, y, layer_units):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output()
+        output, loss = {"softmax": ("softmax", "cross_entropy"),
+                        "logistic": ("sigmoid", "binary_cross_entropy"),
+                        "identity": ("identity", "mse")}[self.out_activation_]
+        net = Network(layer_units, activation=_ACTIVATIONS[self.activation], output=output,
+                      loss=loss, dtype=X.dtype)
+        # scikit-learn's mse is averaged over the outputs (its gradient is not)
+        net._backend.loss_scale = 1.0 / self.n_outputs_ if loss == "mse" else 1.0
+        # Glorot-uniform draws in scikit-learn's order: per layer, W then b
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for W, b in zip(net.weights, net.biases):
+            bound = np.sqrt(factor / (W.shape[0] + W.shape[1]))
+            W[...] = self._random_state.uniform(-bound, bound, W.shape)
+            b[...] = self._random_state.uniform(-bound, bound, b.shape[0])
+        self._net = net
+        self._optimizer = None
+        if self.solver != "lbfgs":
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit_lbfgs(self, X, Y):
+        backend, n = self._net._backend, X.shape[0]
+        float64 = self._net.dtype == np.float64
+        work = None if float64 else np.empty_like(self._net.params)
+        grad = np.empty_like(self._net.params)
+
+        def fun(x):
+            if float64:
+                return backend.backward(X, Y, self.alpha / n, grad, params=x), grad.copy()
+            work[...] = x
+            return backend.backward(X, Y, self.alpha / n, grad, params=work), grad.astype(np.float64)
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        if iprint > 0:
+            options["iprint"] = iprint
+        result = scipy.optimize.minimize(fun, self._net.params.astype(np.float64), jac=True,
+                                         method="L-BFGS-B", options=options)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        self._net.params[...] = result.x
+
+    def _make_optimizer(self):
+        if self.solver == "sgd":
+            return SklearnSGD(lr=self.learning_rate_init, momentum=self.momentum,
+                              nesterov=self.nesterovs_momentum)
+        return SklearnAdam(lr=self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2,
+                           epsilon=self.epsilon)
+
+    def _split(self, X, Y):
+        should_stratify = isinstance(self, ClassifierMixin) and self.n_outputs_ == 1
+        X_train, X_val, Y_train, Y_val = train_test_split(
+            X, Y, random_state=self._random_state, test_size=self.validation_fraction,
+            stratify=Y if should_stratify else None)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        return np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train), X_val, Y_val
+
+    def _batch_size(self, n):
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                          "to be clipped")
+        return int(np.clip(self.batch_size, 1, n))
+
+    def _fit_stochastic(self, X, Y, incremental):
+        if self._optimizer is None or not incremental:
+            self._optimizer = self._make_optimizer()
+            self._optimizer.reset(self._net.n_params, self._net.dtype)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        X_val = Y_val = None
+        if early_stopping:
+            X, Y, X_val, Y_val = self._split(X, Y)
+            self._best_params = self._net.params.copy()
+        n = X.shape[0]
+        rows = self._batch_size(n)
+        runner = EpochRunner(self._net, self._optimizer, X, Y, rows, self.alpha, decay_per_row=True)
+        sample_idx = np.arange(n, dtype=np.intp)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                order = sample_idx.reshape(1, -1) if rows < n else None
+                done, step, losses = runner.run(order, np.array([self._optimizer.lr]))
+                if step >= 0:
+                    raise ValueError("Solver produced non-finite parameter weights. The input "
+                                     "data may contain large values and need to be preprocessed.")
+                self.n_iter_ += 1
+                self.loss_ = float(losses[0])
+                self.t_ += n
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(early_stopping, X_val, Y_val)
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    self._optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = ("Validation score did not improve more than tol=%f for %d consecutive "
+                            "epochs." if early_stopping else
+                            "Training loss did not improve more than tol=%f for %d consecutive epochs.")
+                    if self._trigger_stopping(what % (self.tol, self.n_iter_no_change)):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                                  "optimization hasn't converged yet." % self.max_iter,
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            self._net.params[...] = self._best_params
+
+    def _trigger_stopping(self, message):
+        """scikit-learn's rule: 'adaptive' SGD divides the rate by 5 instead of stopping,
+        until it is at most 1e-6."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(message + " Stopping.")
+            return True
+        if self._optimizer.lr <= 1e-6:
+            if self.verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self._optimizer.lr /= 5.0
+        if self.verbose:
+            print(message + " Setting learning rate to %f" % self._optimizer.lr)
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, Y_val):
+        if early_stopping:
+            score = self._score(X_val, self._decode(Y_val))
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params[...] = self._net.params
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_fastnn(self, X, Y, incremental):
+        """Any other fastnn.optim solver, through Network.fit (one epoch for partial_fit)."""
+        optimizer = get_optimizer(self.solver)
+        if isinstance(optimizer, FirstOrder):
+            optimizer.lr = self.learning_rate_init
+        history = self._net.fit(
+            X, Y, optimizer=optimizer, epochs=1 if incremental else self.max_iter,
+            batch_size=None if self.solver in _FULL_BATCH else self._batch_size(X.shape[0]),
+            shuffle=self.shuffle, weight_decay=self.alpha / X.shape[0],
+            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            early_stopping=self.early_stopping or self.n_iter_no_change < self.max_iter,
+            patience=min(self.n_iter_no_change, self.max_iter), min_delta=self.tol,
+            seed=self._random_state.randint(np.iinfo(np.int32).max))
+        self.n_iter_ = history.epochs
+        self.t_ += history.epochs * X.shape[0]
+        self.loss_ = history.loss[-1]
+        self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + history.loss
+        self.best_loss_ = min(self.loss_curve_)
+        if self.early_stopping:
+            self.validation_scores_ = history.val_metric
+            self.best_validation_score_ = max(history.val_metric)
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        return self._net.forward(X.astype(self._net.dtype, copy=False))
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's MLPClassifier, trained by fastnn.
+
+    The parameters, defaults, fitted attributes and methods are scikit-learn's (see
+    sklearn.neural_network.MLPClassifier); with the same random_state, sgd, adam and lbfgs
+    retrace scikit-learn's model. `solver` also takes any fastnn.optim name.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastnn import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=30, random_state=0).fit(X / 16, y)
+    >>> bool(clf.score(X / 16, y) > 0.95)
+    True
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                         solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, loss="log_loss", shuffle=shuffle,
+                         random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+
+    def _output(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes "
+                                     f"as in the previous call to fit. Previously got "
+                                     f"{self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _decode(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _score(self, X, y):
+        return accuracy_score(y, self.predict(X))
+
+    def predict(self, X):
+        """Predicted classes (or label indicators for multi-label targets)."""
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """Logarithm of predict_proba."""
+        return np.log(self.predict_proba(X))
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, classes=None):
+        """One pass over (X, y); `classes` is required on the first call."""
+        self._validate_params()
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, incremental=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's MLPRegressor, trained by fastnn.
+
+    The parameters, defaults, fitted attributes and methods are scikit-learn's (see
+    sklearn.neural_network.MLPRegressor; loss is 'squared_error'); with the same random_state,
+    sgd, adam and lbfgs retrace scikit-learn's model. `solver` also takes any fastnn.optim name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn import MLPRegressor
+    >>> X = np.linspace(-1, 1, 200).reshape(-1, 1)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0).fit(X, X.ravel() ** 2)
+    >>> bool(reg.score(X, X.ravel() ** 2) > 0.95)
+    True
+    """
+
+    _parameter_constraints = {**_BaseMLP._parameter_constraints,
+                              "loss": [StrOptions({"squared_error"})]}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                         solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle,
+                         random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+
+    def _output(self):
+        return "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _decode(self, Y):
+        return Y.ravel() if Y.shape[1] == 1 else Y
+
+    def _score(self, X, y):
+        return r2_score(y, self.predict(X))
+
+    def predict(self, X):
+        """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
+        y_pred = self._forward(X)
+        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y):
+        """One pass over (X, y)."""
+        self._validate_params()
+        return self._fit(X, y, incremental=True)
+

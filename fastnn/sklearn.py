@@ -25,7 +25,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .network import Network
-from .optim import OPTIMIZERS, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
+from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .training import EpochRunner
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -139,8 +139,8 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X, y, [X.shape[1]] + hidden + [y.shape[1]])
-        elif self._net.dtype != X.dtype:  # keep training in the dtype the model has
-            X = X.astype(self._net.dtype)
+        # the kernels take C-ordered rows in the model's dtype (kept across warm starts)
+        X = np.ascontiguousarray(X, dtype=self._net.dtype)
         Y = np.ascontiguousarray(y, dtype=self._net.dtype)
         if self.solver in _STOCHASTIC:
             self._fit_stochastic(X, Y, incremental)
@@ -327,6 +327,9 @@ class _BaseMLP(BaseEstimator):
         optimizer = get_optimizer(self.solver)
         if isinstance(optimizer, FirstOrder):
             optimizer.lr = self.learning_rate_init
+        elif isinstance(optimizer, AWSGD):  # its step follows the estimator's default, adam
+            optimizer = AWSGD(step=Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
+                                        eps=self.epsilon))
         history = self._net.fit(
             X, Y, optimizer=optimizer, epochs=1 if incremental else self.max_iter,
             batch_size=None if self.solver in _FULL_BATCH else self._batch_size(X.shape[0]),

@@ -1,0 +1,197 @@
+"""The scikit-learn drop-ins against scikit-learn itself."""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neural_network import MLPClassifier as SkClassifier
+from sklearn.neural_network import MLPRegressor as SkRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastnn as fnn
+from fastnn import MLPClassifier, MLPRegressor
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="module")
+def regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    return X, np.c_[np.sin(X[:, 0]), X[:, 1] * X[:, 2]]
+
+
+def assert_same_model(ours, theirs, rtol=1e-7):
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+    for name in ("n_iter_", "n_layers_", "n_outputs_", "out_activation_", "t_", "n_features_in_"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-9)
+
+
+def fit_both(ours, theirs, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return ours.fit(X, y), theirs.fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("max_iter", [1, 5, 20])
+def test_classifier_reproduces_sklearn(digits, solver, max_iter):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=max_iter, random_state=0,
+                  learning_rate_init=0.01 if solver != "lbfgs" else 0.001)
+    ours, theirs = fit_both(MLPClassifier(**params), SkClassifier(**params), X, y)
+    assert_same_model(ours, theirs)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-6, atol=1e-12)
+    if solver != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("max_iter", [1, 5, 20])
+def test_regressor_reproduces_sklearn(regression, solver, max_iter):
+    X, Y = regression
+    params = dict(hidden_layer_sizes=(16,), activation="tanh", solver=solver, max_iter=max_iter,
+                  random_state=0)
+    ours, theirs = fit_both(MLPRegressor(**params), SkRegressor(**params), X, Y)
+    assert_same_model(ours, theirs)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("params", [
+    dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.5, momentum=0.5,
+         nesterovs_momentum=False),
+    dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.2, tol=0.05,
+         n_iter_no_change=2, max_iter=40),
+    dict(solver="adam", early_stopping=True, validation_fraction=0.2, n_iter_no_change=3,
+         max_iter=60, tol=1e-3),
+    dict(solver="adam", batch_size=64, shuffle=False, alpha=0.1, activation="logistic"),
+    dict(solver="sgd", early_stopping=True, activation="identity", max_iter=15),
+])
+def test_options_reproduce_sklearn(digits, params):
+    X, y = digits
+    params = dict(dict(hidden_layer_sizes=(24,), random_state=1, max_iter=10), **params)
+    ours, theirs = fit_both(MLPClassifier(**params), SkClassifier(**params), X, y)
+    assert_same_model(ours, theirs)
+    if params.get("early_stopping"):
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_)
+        assert ours.best_validation_score_ == theirs.best_validation_score_
+    else:
+        assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-9)
+
+
+@pytest.mark.parametrize("target", ["binary", "multilabel"])
+def test_binary_and_multilabel_targets(digits, target):
+    X, y = digits
+    y = (y > 4).astype(int) if target == "binary" else np.c_[y > 4, y % 2 == 0, y == 3].astype(int)
+    params = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    ours, theirs = fit_both(MLPClassifier(**params), SkClassifier(**params), X, y)
+    assert_same_model(ours, theirs)
+    assert ours.out_activation_ == "logistic"
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-6, atol=1e-12)
+
+
+def test_partial_fit_and_warm_start_match_sklearn(digits):
+    X, y = digits
+    classes = np.unique(y)
+    ours, theirs = MLPClassifier(hidden_layer_sizes=(16,), random_state=0), SkClassifier(
+        hidden_layer_sizes=(16,), random_state=0)
+    for start in range(0, 600, 200):
+        ours.partial_fit(X[start:start + 200], y[start:start + 200], classes=classes)
+        theirs.partial_fit(X[start:start + 200], y[start:start + 200], classes=classes)
+    assert_same_model(ours, theirs)
+    params = dict(hidden_layer_sizes=(16,), random_state=0, warm_start=True, max_iter=3)
+    ours, theirs = fit_both(MLPRegressor(**params), SkRegressor(**params), X, y.astype(float))
+    fit_both(ours, theirs, X, y.astype(float))
+    assert_same_model(ours, theirs)
+
+
+def test_partial_fit_only_for_stochastic_solvers():
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(MLPRegressor(solver="annealing"), "partial_fit")
+    assert hasattr(MLPClassifier(solver="rmsprop"), "partial_fit")
+
+
+def test_convergence_warning_and_errors(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        MLPClassifier(hidden_layer_sizes=(8, 0)).fit(X, y)
+    with pytest.raises(ValueError, match="solver"):
+        MLPClassifier(solver="newton").fit(X, y)
+    with pytest.raises(ValueError, match="learning_rate_init"):
+        MLPRegressor(learning_rate_init=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(X, y).predict(X[:, :10])
+
+
+@pytest.mark.parametrize("solver", ["rmsprop", "rprop", "bfgs", "annealing", "awsgd"])
+def test_fastnn_solvers_are_accepted(digits, solver):
+    X, y = digits
+    X, y = X[:300], y[:300]
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, max_iter=15, random_state=0,
+                        learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.n_iter_ >= 1 and len(clf.loss_curve_) == clf.n_iter_
+    assert clf.score(X, y) > 0.3
+
+
+def test_float32_trains_in_float32_lbfgs_included(digits):
+    X, y = digits
+    for solver in ("adam", "lbfgs"):
+        clf = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, max_iter=30, random_state=0,
+                            learning_rate_init=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X.astype(np.float32), y)
+        assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
+        assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+        assert clf.score(X.astype(np.float32), y) > 0.85
+
+
+def test_pipeline_search_clone_and_pickle(digits):
+    X, y = digits
+    X, y = X[:400], y[:400]
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_iter=50,
+                                                         learning_rate_init=0.01,
+                                                         random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert cross_val_score(pipe, X, y, cv=3).mean() > 0.8
+        search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=2).fit(X, y)
+    model = search.best_estimator_
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    mlp = restored[-1]
+    for view in mlp.coefs_ + mlp.intercepts_:
+        assert view.base is mlp._net.params
+    fresh = clone(model[-1])
+    assert fresh.get_params() == model[-1].get_params() and not hasattr(fresh, "coefs_")
+
+
+def test_parameters_match_sklearn():
+    for ours, theirs in ((MLPClassifier(), SkClassifier()), (MLPRegressor(), SkRegressor())):
+        assert ours.get_params() == theirs.get_params()
+
+
+@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)])
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)

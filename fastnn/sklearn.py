@@ -22,7 +22,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                      validate_data)
 
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
@@ -103,15 +104,16 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def fit(self, X, y):
-        """Fit the model to X and y (see scikit-learn's MLP estimators).
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X and y (see scikit-learn's MLP estimators); sample_weight
+        weighs each row's loss as scikit-learn does (solvers sgd, adam and lbfgs).
 
         Returns
         -------
         self
         """
         self._validate_params()
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def _check_solver(self):
         """partial_fit means one pass: only for the stochastic solvers."""
@@ -130,10 +132,15 @@ class _BaseMLP(BaseEstimator):
     def _output(self):
         raise NotImplementedError
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, sample_weight, incremental):
         hidden = self._hidden_sizes()
         first_pass = "_net" not in self.__dict__ or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if self.solver not in _STOCHASTIC + ("lbfgs",):
+                raise ValueError(f"sample_weight is supported with solvers sgd, adam and lbfgs, "
+                                 f"not {self.solver!r}")
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self._random_state = check_random_state(self.random_state)
@@ -142,10 +149,12 @@ class _BaseMLP(BaseEstimator):
         # the kernels take C-ordered rows in the model's dtype (kept across warm starts)
         X = np.ascontiguousarray(X, dtype=self._net.dtype)
         Y = np.ascontiguousarray(y, dtype=self._net.dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=self._net.dtype)
         if self.solver in _STOCHASTIC:
-            self._fit_stochastic(X, Y, incremental)
+            self._fit_stochastic(X, Y, sample_weight, incremental)
         elif self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y)
+            self._fit_lbfgs(X, Y, sample_weight)
         else:
             self._fit_fastnn(X, Y, incremental)
         if not np.isfinite(self._net.params).all():
@@ -186,17 +195,20 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _fit_lbfgs(self, X, Y):
+    def _fit_lbfgs(self, X, Y, sample_weight):
         backend, n = self._net._backend, X.shape[0]
         float64 = self._net.dtype == np.float64
         work = None if float64 else np.empty_like(self._net.params)
         grad = np.empty_like(self._net.params)
+        weight_sum = n if sample_weight is None else float(sample_weight.sum())
+        weights = None if sample_weight is None else sample_weight * (n / weight_sum)
+        decay = self.alpha / weight_sum
 
         def fun(x):
             if float64:
-                return backend.backward(X, Y, self.alpha / n, grad, params=x), grad.copy()
+                return backend.backward(X, Y, decay, grad, weights, params=x), grad.copy()
             work[...] = x
-            return backend.backward(X, Y, self.alpha / n, grad, params=work), grad.astype(np.float64)
+            return backend.backward(X, Y, decay, grad, weights, params=work), grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
@@ -215,15 +227,19 @@ class _BaseMLP(BaseEstimator):
         return SklearnAdam(lr=self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2,
                            epsilon=self.epsilon)
 
-    def _split(self, X, Y):
+    def _split(self, X, Y, sample_weight):
         should_stratify = isinstance(self, ClassifierMixin) and self.n_outputs_ == 1
-        X_train, X_val, Y_train, Y_val = train_test_split(
-            X, Y, random_state=self._random_state, test_size=self.validation_fraction,
-            stratify=Y if should_stratify else None)
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        parts = train_test_split(*arrays, random_state=self._random_state,
+                                 test_size=self.validation_fraction,
+                                 stratify=Y if should_stratify else None)
+        X_train, X_val, Y_train, Y_val = parts[:4]
+        w_train, w_val = parts[4:] if sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-        return np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train), X_val, Y_val
+        return (np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train), X_val, Y_val,
+                None if w_train is None else np.ascontiguousarray(w_train), w_val)
 
     def _batch_size(self, n):
         if self.batch_size == "auto":
@@ -233,20 +249,21 @@ class _BaseMLP(BaseEstimator):
                           "to be clipped")
         return int(np.clip(self.batch_size, 1, n))
 
-    def _fit_stochastic(self, X, Y, incremental):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental):
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
             self._optimizer.reset(self._net.n_params, self._net.dtype)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        X_val = Y_val = None
+        X_val = Y_val = w_val = None
         if early_stopping:
-            X, Y, X_val, Y_val = self._split(X, Y)
+            X, Y, X_val, Y_val, sample_weight, w_val = self._split(X, Y, sample_weight)
             self._best_params = self._net.params.copy()
         n = X.shape[0]
         rows = self._batch_size(n)
-        runner = EpochRunner(self._net, self._optimizer, X, Y, rows, self.alpha, decay_per_row=True)
+        runner = EpochRunner(self._net, self._optimizer, X, Y, rows, self.alpha, decay_per_row=True,
+                             sample_weight=sample_weight)
         sample_idx = np.arange(n, dtype=np.intp)
         try:
             self.n_iter_ = 0
@@ -266,7 +283,7 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, Y_val)
+                self._update_no_improvement_count(early_stopping, X_val, Y_val, w_val)
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     self._optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -303,9 +320,9 @@ class _BaseMLP(BaseEstimator):
             print(message + " Setting learning rate to %f" % self._optimizer.lr)
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, Y_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, Y_val, w_val):
         if early_stopping:
-            score = self._score(X_val, self._decode(Y_val))
+            score = self._score(X_val, self._decode(Y_val), w_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -423,8 +440,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _decode(self, Y):
         return self._label_binarizer.inverse_transform(Y)
 
-    def _score(self, X, y):
-        return accuracy_score(y, self.predict(X))
+    def _score(self, X, y, sample_weight=None):
+        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted classes (or label indicators for multi-label targets)."""
@@ -447,7 +464,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return np.log(self.predict_proba(X))
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over (X, y); `classes` is required on the first call."""
         self._validate_params()
         if _check_partial_fit_first_call(self, classes):
@@ -456,7 +473,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -515,8 +532,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _decode(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y
 
-    def _score(self, X, y):
-        return r2_score(y, self.predict(X))
+    def _score(self, X, y, sample_weight=None):
+        return r2_score(y, self.predict(X), sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
@@ -524,8 +541,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One pass over (X, y)."""
         self._validate_params()
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 

@@ -207,12 +207,17 @@ class EpochRunner:
     run of epochs, buffers allocated here once) or in Python on the NumPy backend.
 
     rows is the batch size (rows >= n: full batch, X and Y used in place). With
-    decay_per_row, a batch of m rows uses weight_decay / m (scikit-learn's alpha).
+    decay_per_row, a batch of m rows uses weight_decay / m (scikit-learn's alpha). With
+    sample_weight, a batch's cost is sum w_i L_i / sum w_i, and the per-row decay divides
+    by sum w_i instead of m (scikit-learn's weighting).
     """
 
-    def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False):
+    def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
+                 sample_weight=None):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
+        self.sample_weight = sample_weight
         self.rows = min(rows, X.shape[0])
+        self.weight_batch = None if sample_weight is None else np.empty(self.rows, net.dtype)
         self.weight_decay, self.decay_per_row = weight_decay, decay_per_row
         self.grad = np.empty_like(net.params)
         self.compiled = net.backend == "cython"
@@ -237,7 +242,7 @@ class EpochRunner:
                 self.net._backend.plan, self.net.params, self.X, self.Y, orders, self.rows,
                 opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay, self.grad,
                 self.acts, self.deltas, self.X_batch, self.Y_batch, self.snapshot, losses,
-                self.decay_per_row)
+                self.decay_per_row, self.sample_weight, self.weight_batch)
             return done, step, losses
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             return self._python_epochs(orders, lrs, losses)
@@ -249,14 +254,16 @@ class EpochRunner:
             snapshot = params.copy()
             total = 0.0
             for step, start in enumerate(range(0, n, rows)):
-                if rows >= n:
-                    X_batch, Y_batch = X, Y
-                else:
-                    batch = orders[e, start:start + rows]
-                    X_batch, Y_batch = X[batch], Y[batch]
+                batch = slice(None) if rows >= n else orders[e, start:start + rows]
+                X_batch, Y_batch = X[batch], Y[batch]
                 m = X_batch.shape[0]
-                decay = self.weight_decay / m if self.decay_per_row else self.weight_decay
-                J = self.net._backend.backward(X_batch, Y_batch, decay, self.grad)
+                weights, weight_sum = None, m
+                if self.sample_weight is not None:
+                    weights = self.sample_weight[batch]
+                    weight_sum = weights.sum()
+                    weights = (weights * m / weight_sum).astype(params.dtype)
+                decay = self.weight_decay / weight_sum if self.decay_per_row else self.weight_decay
+                J = self.net._backend.backward(X_batch, Y_batch, decay, self.grad, sample_weight=weights)
                 if not np.isfinite(J):
                     params[...] = snapshot
                     losses[e] = J

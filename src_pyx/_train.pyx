@@ -18,12 +18,16 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
                const double[::1] hyper, floating[:, ::1] state, long t, const double[::1] lrs,
                double weight_decay, floating[::1] grad, floating[::1] acts,
                floating[::1] deltas, floating[:, ::1] X_batch, floating[:, ::1] Y_batch,
-               floating[::1] snapshot, double[::1] losses, bint decay_per_row=False):
+               floating[::1] snapshot, double[::1] losses, bint decay_per_row=False,
+               const floating[::1] sample_weight=None, floating[::1] weight_batch=None):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
 
     With decay_per_row, each batch of m rows uses weight_decay / m (scikit-learn's alpha).
+    With sample_weight (one per row), a batch's cost is sum_i w_i L_i / sum_i w_i (and its
+    decay, with decay_per_row, weight_decay / sum_i w_i), as scikit-learn weighs samples;
+    weight_batch is the scratch row for a batch's weights.
 
     Returns (epochs_done, t, diverged_step): on a non-finite loss, params are restored from
     the start of that epoch and diverged_step is the step within the epoch (else -1).
@@ -33,8 +37,11 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
     cdef Py_ssize_t n_params = params.shape[0], n_epochs = lrs.shape[0]
     cdef bint full = batch_size >= n
     cdef Py_ssize_t e, i, start, stop, r, step, diverged = -1, done = n_epochs
-    cdef double J, total
+    cdef double J, total, weight_sum
     cdef int m
+    cdef const floating* w = NULL
+    cdef const floating* x_rows
+    cdef const floating* y_rows
     cdef int rows = <int> (n if full else batch_size)
     # the passes trust these sizes: check every buffer once
     if (net.n_params != n_params or net.sizes[0] != n_in or net.sizes[net.n_layers] != n_out
@@ -47,6 +54,11 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
                      or Y_batch.shape[0] < batch_size or Y_batch.shape[1] != n_out
                      or order.shape[0] < n_epochs or order.shape[1] != n):
         raise ValueError("run_epochs: batch buffers or row orders do not match")
+    cdef bint weighted = sample_weight is not None
+    if weighted and (sample_weight.shape[0] != n or weight_batch is None
+                     or weight_batch.shape[0] < rows):
+        raise ValueError("run_epochs: sample_weight must have one entry per row, weight_batch "
+                         "one per batch row")
     if not full:
         for e in range(n_epochs):
             for i in range(n):
@@ -61,18 +73,26 @@ def run_epochs(plan, floating[::1] params, const floating[:, ::1] X, const float
             while start < n:
                 if full:
                     m = <int> n
-                    J = backward_pass(net, &params[0], &X[0, 0], &Y[0, 0], NULL, m,
-                                      <floating> (weight_decay / m if decay_per_row else weight_decay),
-                                      &acts[0], &deltas[0], &grad[0])
+                    x_rows, y_rows = &X[0, 0], &Y[0, 0]
                 else:
                     stop = start + batch_size if start + batch_size < n else n
                     m = <int> (stop - start)
                     for r in range(m):
                         memcpy(&X_batch[r, 0], &X[order[e, start + r], 0], n_in * sizeof(floating))
                         memcpy(&Y_batch[r, 0], &Y[order[e, start + r], 0], n_out * sizeof(floating))
-                    J = backward_pass(net, &params[0], &X_batch[0, 0], &Y_batch[0, 0], NULL, m,
-                                      <floating> (weight_decay / m if decay_per_row else weight_decay),
-                                      &acts[0], &deltas[0], &grad[0])
+                    x_rows, y_rows = &X_batch[0, 0], &Y_batch[0, 0]
+                weight_sum = m
+                if weighted:  # w_i m / sum(w): the kernel's (1/m) sum w_i L_i is then sklearn's
+                    weight_sum = 0
+                    for r in range(m):
+                        weight_batch[r] = sample_weight[start + r if full else order[e, start + r]]
+                        weight_sum += weight_batch[r]
+                    for r in range(m):
+                        weight_batch[r] = <floating> (weight_batch[r] * m / weight_sum)
+                    w = &weight_batch[0]
+                J = backward_pass(net, &params[0], x_rows, y_rows, w, m,
+                                  <floating> (weight_decay / weight_sum if decay_per_row else weight_decay),
+                                  &acts[0], &deltas[0], &grad[0])
                 if not isfinite(J):
                     memcpy(&params[0], &snapshot[0], n_params * sizeof(floating))
                     losses[e] = J

@@ -195,3 +195,18 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sample_weights_reproduce_sklearn(digits, solver, early_stopping):
+    X, y = digits
+    weights = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    params = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=8, random_state=0,
+                  early_stopping=early_stopping and solver != "lbfgs", batch_size=150)
+    ours, theirs = MLPClassifier(**params), SkClassifier(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y, sample_weight=weights)
+        theirs.fit(X, y, sample_weight=weights)
+    assert_same_model(ours, theirs)

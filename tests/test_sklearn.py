@@ -165,7 +165,7 @@ def test_float32_trains_in_float32_lbfgs_included(digits):
         assert clf.score(X.astype(np.float32), y) > 0.85
 
 
-def test_pipeline_search_clone_and_pickle(digits):
+def test_pipeline_search_clone_and_pickle(digits, tmp_path):
     X, y = digits
     X, y = X[:400], y[:400]
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_iter=50,
@@ -178,6 +178,10 @@ def test_pipeline_search_clone_and_pickle(digits):
     model = search.best_estimator_
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    import joblib
+    joblib.dump(model, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict_proba(X),
+                                  model.predict_proba(X))
     mlp = restored[-1]
     for view in mlp.coefs_ + mlp.intercepts_:
         assert view.base is mlp._net.params

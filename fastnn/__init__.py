@@ -2,6 +2,7 @@
 from . import optim, schedules
 from .gradcheck import gradcheck
 from .history import History, StopTraining, TrainingDiverged
+from .io import ModelFileError, load, save
 from .network import Backprop, Network
 
 __version__ = "0.1.0"
@@ -13,5 +14,5 @@ def __getattr__(name):
         from . import sklearn as _sklearn
         return getattr(_sklearn, name)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
-__all__ = ["Backprop", "History", "MLPClassifier", "MLPRegressor", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
-           "optim", "schedules", "__version__"]
+__all__ = ["Backprop", "History", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
+           "load", "optim", "save", "schedules", "__version__"]

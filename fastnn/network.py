@@ -272,6 +272,11 @@ class Network:
         return float(self._backend.backward(X, Y, weight_decay, grad)), grad
 
 
+    def save(self, path):
+        """Write the network to `path` (.npz, no pickle, atomic); see fastnn.load."""
+        from .io import save
+        save(self, path)
+
     def fit(self, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True,
             weight_decay=0.0, validation_data=None, validation_fraction=None,
             early_stopping=False, patience=10, min_delta=0.0, restore_best_weights=True,

@@ -1,0 +1,109 @@
+"""Model files: one .npz of plain arrays (no pickle) with a JSON header.
+
+The header names the format version, the layer sizes, activations, output, loss, dtype and
+the fastnn version; `params` holds the flat parameter vector. Files are written atomically
+(a temporary file in the same folder, flushed and fsynced, then renamed over the target), so
+a crash mid-save leaves any previous file intact. `load` reads with allow_pickle=False and
+checks everything before it builds a network; any fault raises ModelFileError.
+"""
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "fastnn-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, truncated, corrupted or not a fastnn model."""
+
+
+def save(net, path):
+    """Write `net` to `path` (.npz) atomically.
+
+    >>> import os, tempfile, fastnn as fnn
+    >>> net = fnn.Network([2, 3, 1], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> fnn.save(net, path); bool((fnn.load(path).params == net.params).all())
+    True
+    """
+    from . import __version__
+
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnn_version": __version__,
+              "layers": list(net.layers), "activation": net.hidden_activations,
+              "output": net.output, "loss": net.loss, "bias": net.bias, "init": net.init,
+              "dtype": net.dtype.name, "n_params": int(net.n_params)}
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=".fastnn-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, header=np.array(json.dumps(header)), params=net.params)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def load(path, backend="auto"):
+    """The network saved at `path`; ModelFileError if the file is not a sound fastnn model."""
+    from .network import Network
+
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as archive:
+            if set(archive.files) != {"header", "params"}:
+                raise ModelFileError(f"{path}: expected arrays 'header' and 'params', found {archive.files}")
+            header = json.loads(str(archive["header"][()]))
+            params = archive["params"]
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError,
+            UnicodeDecodeError, TypeError) as exc:
+        raise ModelFileError(f"{path}: not a readable fastnn model file ({exc})") from None
+    _check_header(path, header)
+    if params.dtype.name != header["dtype"] or params.shape != (header["n_params"],):
+        raise ModelFileError(f"{path}: params has dtype {params.dtype} and shape {params.shape}, "
+                             f"the header says {header['dtype']} and ({header['n_params']},)")
+    if not np.isfinite(params).all():
+        raise ModelFileError(f"{path}: params contain NaN or infinity")
+    try:
+        net = Network(header["layers"], activation=header["activation"], output=header["output"],
+                      loss=header["loss"], init=header["init"], bias=header["bias"],
+                      dtype=header["dtype"], backend=backend)
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: the header describes no valid network ({exc})") from None
+    if net.n_params != params.size:
+        raise ModelFileError(f"{path}: {params.size} parameters for a network of {net.n_params}")
+    net.params[...] = params
+    return net
+
+
+_HEADER_TYPES = {"format": str, "format_version": int, "fastnn_version": str, "layers": list,
+                 "activation": list, "output": str, "loss": str, "bias": bool, "init": str,
+                 "dtype": str, "n_params": int}
+
+
+def _check_header(path, header):
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: the header is not a JSON object")
+    for key, kind in _HEADER_TYPES.items():
+        if key not in header:
+            raise ModelFileError(f"{path}: the header lacks {key!r}")
+        if not isinstance(header[key], kind) or (kind is int and isinstance(header[key], bool)):
+            raise ModelFileError(f"{path}: header field {key!r} should be a {kind.__name__}")
+    if header["format"] != FORMAT:
+        raise ModelFileError(f"{path}: not a fastnn model (format {header['format']!r})")
+    if header["format_version"] != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format version {header['format_version']} is not "
+                             f"supported (this fastnn reads version {FORMAT_VERSION})")
+    if header["dtype"] not in ("float32", "float64"):
+        raise ModelFileError(f"{path}: dtype {header['dtype']!r} is not float32 or float64")

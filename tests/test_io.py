@@ -1,0 +1,92 @@
+"""Model files: round trips, atomic writes, and refusal of anything that is not a sound model."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+
+
+@pytest.fixture
+def net(backend, dtype):
+    return fnn.Network([4, 6, 3], activation=["tanh"], output="softmax", loss="cross_entropy",
+                       dtype=dtype, backend=backend, seed=0)
+
+
+def test_round_trip(net, tmp_path):
+    path = tmp_path / "model.npz"
+    net.save(path)
+    loaded = fnn.load(path, backend=net.backend)
+    np.testing.assert_array_equal(loaded.params, net.params)
+    assert repr(loaded) == repr(net)
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    first = fnn.Network([2, 1], seed=0)
+    first.save(path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        fnn.Network([2, 1], seed=1).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def write_npz(path, **arrays):
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.write_bytes(os.urandom(300)), "not a readable"),
+    (lambda p: p.write_bytes(b""), "not a readable"),
+    (lambda p: write_npz(p, params=np.zeros(3)), "expected arrays"),
+    (lambda p: write_npz(p, header=np.array("not json"), params=np.zeros(3)), "not a readable"),
+    (lambda p: write_npz(p, header=np.array([object()], dtype=object), params=np.zeros(3)),
+     "not a readable"),
+])
+def test_broken_files_are_refused(tmp_path, make, message):
+    path = tmp_path / "model.npz"
+    make(path)
+    with pytest.raises(fnn.ModelFileError, match=message):
+        fnn.load(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h, p: h.update(format="other"), "not a fastnn model"),
+    (lambda h, p: h.update(format_version=99), "format version 99"),
+    (lambda h, p: h.pop("layers"), "lacks 'layers'"),
+    (lambda h, p: h.update(layers="3,1"), "should be a list"),
+    (lambda h, p: h.update(dtype="float16"), "float16"),
+    (lambda h, p: h.update(output="swish"), "no valid network"),
+    (lambda h, p: h.update(n_params=99), "header says"),
+    (lambda h, p: p.__setitem__(0, np.nan), "NaN"),
+    (lambda h, p: h.update(layers=[2, 2]), "parameters for a network"),
+])
+def test_hand_edited_files_are_refused(tmp_path, edit, message):
+    path = tmp_path / "model.npz"
+    fnn.Network([2, 1], seed=0).save(path)
+    with np.load(path) as archive:
+        header, params = json.loads(str(archive["header"][()])), archive["params"].copy()
+    edit(header, params)
+    write_npz(path, header=np.array(json.dumps(header)), params=params)
+    with pytest.raises(fnn.ModelFileError, match=message):
+        fnn.load(path)
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / "model.npz"
+    fnn.Network([20, 30, 5], seed=0).save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(fnn.ModelFileError):
+        fnn.load(path)

@@ -1,6 +1,10 @@
 """The `fastnn` command line.
 
-    fastnn train    train a network on the digits set that ships with scikit-learn
+    fastnn train     train a network (digits shipped with scikit-learn, or a CSV/NPZ file)
+    fastnn predict   write a saved model's predictions for a data file
+    fastnn bench     time fastnn against the NumPy baseline and the usual alternatives
+
+Errors print one line and exit with status 2.
 """
 import argparse
 import sys
@@ -10,19 +14,30 @@ import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS
 from .history import TrainingDiverged
+from .io import ModelFileError
 from .network import DTYPES, Network
-from .optim import SGD
+from .optim import AWSGD, OPTIMIZERS, SGD, FirstOrder, get_optimizer
+
+
+class CommandError(Exception):
+    """A problem the user can fix: printed as one line, exit status 2."""
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
 def _positive_float(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     if not np.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
@@ -41,57 +56,235 @@ def _widths(text):
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastnn", description="Fast multilayer perceptrons on the CPU.")
     commands = parser.add_subparsers(dest="command", required=True)
+
     train = commands.add_parser(
-        "train", help="train on the digits data set shipped with scikit-learn",
-        description="Train a softmax classifier on scikit-learn's digits (8x8 images, 10 "
-                    "classes; no download) with mini-batch SGD and momentum, then print the "
-                    "test accuracy and the training time.")
+        "train", help="train a network and report its scores",
+        description="Train a network on scikit-learn's digits (8x8 images, 10 classes; no "
+                    "download) or on a CSV/NPZ file, then print train and test scores (accuracy "
+                    "for classes, R^2 for numbers) and the training time.")
+    train.add_argument("--data", help="CSV (header row, numeric columns) or NPZ (arrays X and y)")
+    train.add_argument("--target", help="CSV column to predict (default: the last)")
+    train.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
+                       help="auto: classification when the target holds at most 20 integer values")
     train.add_argument("--hidden", type=_widths, default=[64], help="hidden widths, e.g. 64,32 (default 64)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu")
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd",
+                       help="default sgd with momentum 0.9")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="learning rate (default 0.1 for sgd, else the optimizer's own)")
     train.add_argument("--epochs", type=_positive_int, default=30)
     train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default 0.1)")
-    train.add_argument("--momentum", type=float, default=0.9)
     train.add_argument("--test-fraction", type=float, default=0.25)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--backend", choices=["auto", "cython", "numpy"], default="auto")
     train.add_argument("--dtype", choices=DTYPES, default="float64")
+    train.add_argument("--save", metavar="PATH", help="write the trained model (.npz)")
+    train.add_argument("--plot", metavar="PATH", help="write the loss curve (PNG; needs matplotlib)")
     train.add_argument("--no-progress", dest="progress", action="store_false",
                        help="hide the progress bar")
+
+    predict = commands.add_parser("predict", help="predict with a saved model",
+                                  description="Write MODEL's outputs for the rows of DATA.")
+    predict.add_argument("model", help="a model written by `fastnn train --save`")
+    predict.add_argument("data", help="CSV (header row, the model's input columns) or NPY/NPZ")
+    predict.add_argument("--output", "-o", default="-",
+                         help="CSV or .npy file (default: CSV on standard output)")
+
+    bench = commands.add_parser(
+        "bench", help="time fastnn against the NumPy baseline and the alternatives",
+        description="Run the tiny, small, medium and large workloads, every contender "
+                    "interleaved in this process after a warm-up, and print one table.")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: about a minute on 2 cores")
+    bench.add_argument("--threads", type=_positive_int, default=None,
+                       help="BLAS (and torch) threads; default: all cores")
+    bench.add_argument("--workloads", default="tiny,small,medium,large",
+                       help="comma-separated subset of tiny,small,medium,large")
+    bench.add_argument("--json", metavar="PATH", help="write every figure with the machine and versions")
+    bench.add_argument("--plot", metavar="PATH", help="bar chart of the speed-ups (PNG; needs matplotlib)")
     return parser
 
 
+# -- data -----------------------------------------------------------------------------------
+
+def _read_csv(path, target=None, has_target=True):
+    """(X, y) from a CSV with a header row: y is the `target` column (default the last), or
+    None without a target."""
+    try:
+        with open(path, newline="") as handle:
+            header = [name.strip() for name in handle.readline().strip().split(",")]
+            data = np.loadtxt(handle, delimiter=",", ndmin=2)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: cannot parse as numeric CSV ({exc})") from None
+    if data.shape[0] == 0:
+        raise CommandError(f"{path}: no data rows")
+    if data.shape[1] != len(header):
+        raise CommandError(f"{path}: {data.shape[1]} columns of data but {len(header)} names in the header")
+    if not has_target:
+        return data, None
+    if target is not None and target not in header:
+        raise CommandError(f"{path}: no column {target!r}; columns are {', '.join(header)}")
+    column = header.index(target) if target is not None else len(header) - 1
+    return np.delete(data, column, axis=1), data[:, column]
+
+
+def _load_training_data(args):
+    """(X, y, source) from the digits set, an NPZ (arrays X and y) or a CSV."""
+    if args.data is None:
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        return digits.data / 16.0, digits.target, "digits"
+    if args.data.endswith(".npz"):
+        try:
+            with np.load(args.data, allow_pickle=False) as archive:
+                if "X" not in archive.files or "y" not in archive.files:
+                    raise CommandError(f"{args.data}: an NPZ needs arrays 'X' and 'y'")
+                return archive["X"], archive["y"], args.data
+        except FileNotFoundError:
+            raise CommandError(f"{args.data}: no such file") from None
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"{args.data}: cannot read ({exc})") from None
+    X, y = _read_csv(args.data, args.target)
+    return X, y, args.data
+
+
+def _task(args, y):
+    if args.task != "auto":
+        return args.task
+    integral = np.all(np.mod(y, 1) == 0)
+    return "classification" if integral and np.unique(y).size <= 20 else "regression"
+
+
+# -- commands -------------------------------------------------------------------------------
+
 def train(args):
-    from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     if not 0 < args.test_fraction < 1:
-        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
-    if not 0 <= args.momentum < 1:
-        raise ValueError(f"--momentum must lie in [0, 1), got {args.momentum}")
-    digits = load_digits()
-    X = (digits.data / 16.0).astype(args.dtype)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, digits.target, test_size=args.test_fraction, stratify=digits.target, random_state=args.seed)
-    Y_train = np.eye(10, dtype=args.dtype)[y_train]
-    net = Network([64, *args.hidden, 10], activation=args.activation, output="softmax",
-                  loss="cross_entropy", init="he_normal" if args.activation == "relu" else "glorot_uniform",
+        raise CommandError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
+    X, y, source = _load_training_data(args)
+    X = np.asarray(X, dtype=args.dtype)
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise CommandError(f"{source}: expected one target value per row")
+    task = _task(args, y)
+    classes = None
+    if task == "classification":
+        classes, labels = np.unique(y, return_inverse=True)
+        Y = np.eye(len(classes), dtype=args.dtype)[labels]
+    else:
+        Y = y.astype(args.dtype).reshape(-1, 1)
+    X_train, X_test, Y_train, Y_test = train_test_split(
+        X, Y, test_size=args.test_fraction, random_state=args.seed,
+        stratify=Y.argmax(axis=1) if task == "classification" else None)
+    output, loss = ("softmax", "cross_entropy") if task == "classification" else ("identity", "mse")
+    net = Network([X.shape[1], *args.hidden, Y.shape[1]], activation=args.activation, output=output,
+                  loss=loss, init="he_normal" if args.activation == "relu" else "glorot_uniform",
                   dtype=args.dtype, backend=args.backend, seed=args.seed)
-    print(f"digits: {len(X_train)} training and {len(X_test)} test samples; "
-          f"network {'-'.join(map(str, net.layers))} {args.activation}/softmax, "
+    if args.optimizer == "sgd":
+        optimizer = SGD(lr=args.lr or 0.1, momentum=0.9)
+    else:
+        optimizer = get_optimizer(args.optimizer)
+        if args.lr is not None:
+            rule = optimizer.step if isinstance(optimizer, AWSGD) else optimizer
+            if not isinstance(rule, FirstOrder):
+                raise CommandError(f"--lr does not apply to {args.optimizer}")
+            rule.lr = args.lr
+    print(f"{source}: {len(X_train)} training and {len(X_test)} test samples, {task}; network "
+          f"{'-'.join(map(str, net.layers))} {args.activation}/{output}, {args.optimizer}, "
           f"{net.backend} backend, {args.dtype}")
     start = time.perf_counter()
-    history = net.fit(X_train, Y_train, optimizer=SGD(lr=args.lr, momentum=args.momentum),
-                      epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                      progress=args.progress)
+    history = net.fit(X_train, Y_train, optimizer=optimizer, epochs=args.epochs,
+                      batch_size=args.batch_size, seed=args.seed, progress=args.progress)
     seconds = time.perf_counter() - start
-    loss = history.loss[-1]
-    train_accuracy = np.mean(net.predict(X_train).argmax(axis=1) == y_train)
-    test_accuracy = np.mean(net.predict(X_test).argmax(axis=1) == y_test)
-    print(f"final training loss: {loss:.4f}")
-    print(f"train accuracy: {100 * train_accuracy:.2f}%")
-    print(f"test accuracy: {100 * test_accuracy:.2f}%")
-    print(f"training time: {seconds:.2f} s ({args.epochs} epochs)")
+    print(f"final training loss: {history.loss[-1]:.4f}")
+    for name, X_part, Y_part in (("train", X_train, Y_train), ("test", X_test, Y_test)):
+        if task == "classification":
+            score = np.mean(net.predict(X_part).argmax(axis=1) == Y_part.argmax(axis=1))
+            print(f"{name} accuracy: {100 * score:.2f}%")
+        else:
+            residual = ((Y_part - net.predict(X_part)) ** 2).sum()
+            print(f"{name} R^2: {1 - residual / max(((Y_part - Y_part.mean()) ** 2).sum(), 1e-300):.4f}")
+    print(f"training time: {seconds:.2f} s ({history.epochs} epochs)")
+    if args.save:
+        net.save(args.save)
+        print(f"model written to {args.save}")
+    if args.plot:
+        _plot_loss(args.plot, history)
+        print(f"loss curve written to {args.plot}")
+    return 0
+
+
+def _plot_loss(path, history):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CommandError("--plot needs matplotlib: pip install 'fastnn[plot]'") from None
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(np.arange(1, history.epochs + 1), history.loss, label="training loss")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("J")
+    axes.set_yscale("log")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def predict(args):
+    from .io import load
+
+    net = load(args.model)
+    if args.data.endswith((".npy", ".npz")):
+        try:
+            with np.load(args.data, allow_pickle=False) as data:
+                X = data["X"] if isinstance(data, np.lib.npyio.NpzFile) else data
+                X = np.array(X)
+        except (OSError, ValueError, KeyError) as exc:
+            raise CommandError(f"{args.data}: cannot read ({exc})") from None
+    else:
+        X, _ = _read_csv(args.data, has_target=False)
+    if X.ndim != 2 or X.shape[1] != net.n_inputs:
+        raise CommandError(f"{args.data}: {X.shape[-1] if X.ndim else 0} columns, the model expects "
+                           f"{net.n_inputs}")
+    outputs = net.predict(X)
+    if args.output.endswith(".npy"):
+        np.save(args.output, outputs)
+    else:
+        target = sys.stdout if args.output == "-" else open(args.output, "w")
+        try:
+            np.savetxt(target, outputs, delimiter=",", fmt="%.10g",
+                       header=",".join(f"output_{k}" for k in range(outputs.shape[1])), comments="")
+        finally:
+            if target is not sys.stdout:
+                target.close()
+    return 0
+
+
+def bench(args):
+    from . import benchmark
+
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = sorted(set(workloads) - set(benchmark.WORKLOADS))
+    if unknown:
+        raise CommandError(f"unknown workload {', '.join(unknown)}; choose from tiny, small, medium, large")
+    environment = benchmark.environment(args.threads)
+    blas = "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} ({b['num_threads']} threads)"
+                     for b in environment["blas"])
+    print(f"fastnn bench{' --quick' if args.quick else ''}: {environment['processor']}, "
+          f"{environment['cpu_count']} cores, threads {args.threads or 'all'}; BLAS {blas}")
+    rows = benchmark.run(quick=args.quick, threads=args.threads, workloads=workloads,
+                         log=lambda line: print(line, file=sys.stderr))
+    print(benchmark.table(rows))
+    if args.json:
+        benchmark.write_json(args.json, rows, args.threads, args.quick)
+        print(f"figures written to {args.json}")
+    if args.plot:
+        benchmark.plot(args.plot, rows)
+        print(f"chart written to {args.plot}")
     return 0
 
 
@@ -99,8 +292,9 @@ def main(argv=None):
     """Entry point of the `fastnn` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return {"train": train}[args.command](args)
-    except (ValueError, TypeError, OSError, ImportError, TrainingDiverged) as exc:
+        return {"train": train, "predict": predict, "bench": bench}[args.command](args)
+    except (CommandError, ModelFileError, TrainingDiverged, ValueError, TypeError, OSError,
+            ImportError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

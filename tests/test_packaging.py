@@ -8,9 +8,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastnn
+import fastnn as fnn
 
 
 def run(*args):
@@ -51,11 +53,72 @@ def test_train_command_shows_progress():
     assert "2/2" in result.stderr and "epoch" in result.stderr
 
 
+def write_csv(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+
+
+def test_train_on_a_csv_save_and_predict(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    target = 2 * X[:, 0] - X[:, 2]
+    write_csv(tmp_path / "data.csv", ["a", "price", "b", "c"],
+              np.c_[X[:, 0], target, X[:, 1], X[:, 2]])
+    model = tmp_path / "model.npz"
+    result = run("-m", "fastnn", "train", "--data", str(tmp_path / "data.csv"), "--target", "price",
+                 "--hidden", "16", "--optimizer", "adam", "--lr", "0.01", "--epochs", "60",
+                 "--save", str(model), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "regression" in result.stdout
+    assert float(result.stdout.split("test R^2:")[1].split()[0]) > 0.9
+    write_csv(tmp_path / "new.csv", ["a", "b", "c"], X[:5])
+    result = run("-m", "fastnn", "predict", str(model), str(tmp_path / "new.csv"), "-o",
+                 str(tmp_path / "out.npy"))
+    assert result.returncode == 0, result.stderr
+    predictions = np.load(tmp_path / "out.npy")
+    np.testing.assert_allclose(predictions, fnn.load(model).predict(X[:5]))
+    np.testing.assert_allclose(predictions.ravel(), target[:5], atol=0.5)
+    result = run("-m", "fastnn", "predict", str(model), str(tmp_path / "new.csv"))
+    assert result.stdout.splitlines()[0] == "output_0" and len(result.stdout.splitlines()) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "missing.npz", "x.csv"], "no such file"),
+    (["predict", "{model}", "{bad}"], "cannot parse"),
+    (["predict", "{model}", "{wide}"], "the model expects 3"),
+    (["train", "--data", "{bad}"], "cannot parse"),
+    (["train", "--data", "{wide}", "--target", "nope"], "no column 'nope'"),
+    (["bench", "--workloads", "huge"], "unknown workload"),
+    (["train", "--optimizer", "lbfgs", "--lr", "0.1", "--no-progress"], "--lr does not apply"),
+])
+def test_command_errors_are_one_line(tmp_path, args, message):
+    model = tmp_path / "model.npz"
+    fnn.Network([3, 2, 1], seed=0).save(model)
+    (tmp_path / "bad.csv").write_text("a,b,c\n1,x,3\n")
+    write_csv(tmp_path / "wide.csv", ["a", "b", "c", "d"], [[1, 2, 3, 4]])
+    paths = {"model": model, "bad": tmp_path / "bad.csv", "wide": tmp_path / "wide.csv"}
+    result = run("-m", "fastnn", *[a.format(**paths) for a in args])
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_bench_command_prints_a_table_and_json(tmp_path):
+    result = run("-m", "fastnn", "bench", "--quick", "--workloads", "tiny", "--threads", "1",
+                 "--json", str(tmp_path / "bench.json"))
+    assert result.returncode == 0, result.stderr
+    assert "us/step" in result.stdout and "fastnn" in result.stdout and "numpy" in result.stdout
+    import json
+    document = json.loads((tmp_path / "bench.json").read_text())
+    assert document["environment"]["threads"] == 1 and document["environment"]["blas"]
+    rows = {r["contender"]: r for r in document["results"]}
+    assert rows["numpy"]["speedup_vs_numpy"] == 1.0 and rows["fastnn"]["us_per_step"] > 0
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lr", "-1"], "--lr: must be a positive number"),
     (["--hidden", "64,x"], "widths like 64"),
     (["--activation", "softmax"], "invalid choice"),
-    (["--momentum", "1.5"], "--momentum must lie in [0, 1)"),
+    (["--optimizer", "newton"], "invalid choice"),
 ])
 def test_train_command_refuses_bad_options(args, message):
     result = run("-m", "fastnn", "train", "--no-progress", *args)

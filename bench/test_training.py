@@ -88,6 +88,24 @@ def test_tiny_jax(benchmark):
 
 @pytest.mark.parametrize("backend", ["numpy", "cython"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_small_adam_fit(benchmark, backend, dtype):
+    """digits-sized 64-64-10 relu/softmax, Adam, batch 200, 20 epochs over 1,347 rows."""
+    from sklearn.datasets import load_digits
+
+    benchmark.group = f"small: Adam batch 200, 20 epochs, {dtype}"
+    X, y = load_digits(return_X_y=True)
+    X, Y = (X[:1347] / 16).astype(dtype), np.eye(10, dtype=dtype)[y[:1347]]
+
+    def run():
+        net = fnn.Network([64, 64, 10], activation="relu", output="softmax", loss="cross_entropy",
+                          dtype=dtype, backend=backend, seed=0)
+        net.fit(X, Y, optimizer=fnn.optim.Adam(lr=1e-3), epochs=20, batch_size=200, seed=0)
+
+    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_medium_adam_fit(benchmark, backend, dtype):
     """784-256-128-10 relu/softmax, Adam, batch 32: 100 steps per round."""
     benchmark.group = f"medium: Adam batch 32, 100 steps, {dtype}"

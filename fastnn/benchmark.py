@@ -198,9 +198,12 @@ WORKLOADS = {"tiny": (_tiny, ("float64",)), "small": (_small, ("float32", "float
 
 def environment(threads):
     """Machine, library versions and BLAS as threadpoolctl sees them."""
-    from threadpoolctl import threadpool_info
+    import scipy.linalg  # noqa: F401  (so scipy's BLAS is listed too)
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     from . import __version__
+    with threadpool_limits(limits=threads):  # report the thread counts the run uses
+        blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
     versions = {"fastnn": __version__, "numpy": np.__version__}
     for name in ("scipy", "sklearn", "torch", "jax"):
         module = _optional(name)
@@ -211,7 +214,7 @@ def environment(threads):
             "versions": versions, "threads": threads,
             "blas": [{k: info.get(k) for k in ("internal_api", "version", "architecture",
                                                  "num_threads", "filepath")}
-                     for info in threadpool_info() if info.get("user_api") == "blas"]}
+                     for info in blas]}
 
 
 def run(quick=False, threads=None, workloads=None, log=print):

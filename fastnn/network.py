@@ -215,8 +215,10 @@ class Network:
 
     # -- passes --------------------------------------------------------------------------
 
-    def forward(self, X):
-        """Output activations a[L] for the rows of X, shape (n_samples, n_outputs).
+    def forward(self, X, batch_size=4096):
+        """Output activations a[L] for the rows of X, shape (n_samples, n_outputs), computed
+        `batch_size` rows at a time (None: all at once), so a large X never needs every
+        layer's activations for all its rows. Safe to call from many threads at once.
 
         >>> import fastnn as fnn
         >>> net = fnn.Network([2, 1], output="identity", init="uniform", seed=0)
@@ -224,11 +226,19 @@ class Network:
         >>> net.forward([[1.0, 1.0]])
         array([[3.5]])
         """
-        return self._backend.forward(as_matrix(X, "X", self.dtype, self.n_inputs))
+        X = as_matrix(X, "X", self.dtype, self.n_inputs)
+        if batch_size is not None:
+            batch_size = _check_batch_size(batch_size)
+        if batch_size is None or X.shape[0] <= batch_size:
+            return self._backend.forward(X)
+        output = np.empty((X.shape[0], self.n_outputs), self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            output[start:start + batch_size] = self._backend.forward(X[start:start + batch_size])
+        return output
 
-    def predict(self, X):
+    def predict(self, X, batch_size=4096):
         """The network's output for the rows of X (the same as forward)."""
-        return self.forward(X)
+        return self.forward(X, batch_size)
 
     def cost(self, X, Y, weight_decay=0.0):
         """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2, biases not decayed."""
@@ -344,6 +354,12 @@ class Network:
                    restore_best_weights=restore_best_weights, lr_schedule=lr_schedule,
                    callbacks=callbacks, progress=progress, restarts=restarts, seed=seed,
                    threads=threads, valley_tol=valley_tol)
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
+    return int(batch_size)
 
 
 def _check_choice(value, name, choices):

@@ -1,6 +1,9 @@
 """The compiled backend: whole-network passes in src_pyx/_network.pyx, one call each, GIL
-released. Activations and deltas live in two flat workspaces that grow to the largest
-batch seen and are then reused, so a pass allocates nothing in steady state."""
+released. Activations and deltas live in two flat workspaces per thread that grow to the
+largest batch seen and are then reused, so a pass allocates nothing in steady state and
+threads never share scratch memory (predicting from many threads at once is safe)."""
+import threading
+
 import numpy as np
 
 from .. import _network
@@ -15,14 +18,14 @@ class CythonBackend:
         activations = list(network.hidden_activations) + [network.output]
         self.params = network.params
         self.sizes = network.layers
+        self.dtype = network.dtype
         self.plan = _network.Plan(
             list(self.sizes), [ACTIVATION_CODES[f] for f in activations],
             LOSS_CODES[network.loss],
             [s.start for s in network._weight_slices],
             [s.start if s is not None else -1 for s in network._bias_slices],
             network.n_params)
-        self._acts = np.empty(0, network.dtype)
-        self._deltas = np.empty(0, network.dtype)
+        self._local = threading.local()
 
     @property
     def loss_scale(self):
@@ -33,10 +36,16 @@ class CythonBackend:
     def loss_scale(self, value):
         self.plan.loss_scale = value
 
-    def _workspace(self, buffer, m):
-        """`buffer` if it holds m rows of every layer, else a larger one."""
+    def _workspace(self, m, deltas=False):
+        """This thread's activations (or deltas) buffer, grown to hold m rows of every layer."""
+        local = self._local
+        name = "deltas" if deltas else "acts"
+        buffer = getattr(local, name, None)
         needed = m * self.plan.n_units
-        return buffer if buffer.size >= needed else np.empty(needed, buffer.dtype)
+        if buffer is None or buffer.size < needed:
+            buffer = np.empty(needed, self.dtype)
+            setattr(local, name, buffer)
+        return buffer
 
     def _layers(self, buffer, m):
         """Per-layer (m x n_l) views of a packed workspace."""
@@ -48,24 +57,22 @@ class CythonBackend:
 
     def forward(self, X):
         m = X.shape[0]
-        self._acts = self._workspace(self._acts, m)
-        _network.forward(self.plan, self.params, X, self._acts)
+        acts = self._workspace(m)
+        _network.forward(self.plan, self.params, X, acts)
         n_out = self.sizes[-1]
         end = m * self.plan.n_units
-        return self._acts[end - m * n_out:end].reshape(m, n_out).copy()
+        return acts[end - m * n_out:end].reshape(m, n_out).copy()
 
     def cost(self, X, Y, weight_decay, sample_weight=None, params=None):
-        self._acts = self._workspace(self._acts, X.shape[0])
         return _network.loss(self.plan, self.params if params is None else params, X, Y,
-                             self._acts, weight_decay, sample_weight)
+                             self._workspace(X.shape[0]), weight_decay, sample_weight)
 
     def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None):
         m = X.shape[0]
-        self._acts = self._workspace(self._acts, m)
-        self._deltas = self._workspace(self._deltas, m)
         return _network.backward(self.plan, self.params if params is None else params, X, Y,
-                                 self._acts, self._deltas, grad, weight_decay, sample_weight)
+                                 self._workspace(m), self._workspace(m, deltas=True), grad,
+                                 weight_decay, sample_weight)
 
     def layer_values(self, m):
-        """Activations and deltas of the last backward pass over m rows, one view per layer."""
-        return self._layers(self._acts, m), self._layers(self._deltas, m)
+        """Activations and deltas of this thread's last backward pass over m rows."""
+        return self._layers(self._workspace(m), m), self._layers(self._workspace(m, True), m)

@@ -2,6 +2,7 @@
 from . import optim, schedules
 from .gradcheck import gradcheck
 from .history import History, StopTraining, TrainingDiverged
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .io import ModelFileError, load, save
 from .network import Backprop, Network
 
@@ -14,5 +15,6 @@ def __getattr__(name):
         from . import sklearn as _sklearn
         return getattr(_sklearn, name)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
-__all__ = ["Backprop", "History", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
-           "load", "optim", "save", "schedules", "__version__"]
+__all__ = ["Backprop", "Checkpoint", "History", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
+           "load", "load_checkpoint", "optim", "save", "save_checkpoint", "schedules",
+           "__version__"]

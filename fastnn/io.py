@@ -22,27 +22,14 @@ class ModelFileError(ValueError):
     """A model file is missing, truncated, corrupted or not a fastnn model."""
 
 
-def save(net, path):
-    """Write `net` to `path` (.npz) atomically.
-
-    >>> import os, tempfile, fastnn as fnn
-    >>> net = fnn.Network([2, 3, 1], seed=0)
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-    >>> fnn.save(net, path); bool((fnn.load(path).params == net.params).all())
-    True
-    """
-    from . import __version__
-
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnn_version": __version__,
-              "layers": list(net.layers), "activation": net.hidden_activations,
-              "output": net.output, "loss": net.loss, "bias": net.bias, "init": net.init,
-              "dtype": net.dtype.name, "n_params": int(net.n_params)}
+def _write_atomically(path, **arrays):
+    """np.savez to a temporary file beside `path`, fsync, then rename over `path`."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     descriptor, temporary = tempfile.mkstemp(prefix=".fastnn-", suffix=".npz", dir=folder)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, header=np.array(json.dumps(header)), params=net.params)
+            np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -52,16 +39,36 @@ def save(net, path):
         raise
 
 
-def load(path, backend="auto"):
-    """The network saved at `path`; ModelFileError if the file is not a sound fastnn model."""
-    from .network import Network
+def _model_header(net):
+    from . import __version__
 
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnn_version": __version__,
+            "layers": list(net.layers), "activation": net.hidden_activations,
+            "output": net.output, "loss": net.loss, "bias": net.bias, "init": net.init,
+            "dtype": net.dtype.name, "n_params": int(net.n_params)}
+
+
+def save(net, path):
+    """Write `net` to `path` (.npz) atomically.
+
+    >>> import os, tempfile, fastnn as fnn
+    >>> net = fnn.Network([2, 3, 1], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> fnn.save(net, path); bool((fnn.load(path).params == net.params).all())
+    True
+    """
+    _write_atomically(path, header=np.array(json.dumps(_model_header(net))), params=net.params)
+
+
+def _read(path, names):
+    """The arrays `names` of an .npz (header parsed from JSON), or ModelFileError."""
     try:
         with np.load(os.fspath(path), allow_pickle=False) as archive:
-            if set(archive.files) != {"header", "params"}:
-                raise ModelFileError(f"{path}: expected arrays 'header' and 'params', found {archive.files}")
-            header = json.loads(str(archive["header"][()]))
-            params = archive["params"]
+            if set(archive.files) != set(names):
+                raise ModelFileError(f"{path}: expected arrays {sorted(names)}, found {archive.files}")
+            arrays = {name: archive[name] for name in names}
+            arrays["header"] = json.loads(str(arrays["header"][()]))
+            return arrays
     except ModelFileError:
         raise
     except FileNotFoundError:
@@ -69,6 +76,17 @@ def load(path, backend="auto"):
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError,
             UnicodeDecodeError, TypeError) as exc:
         raise ModelFileError(f"{path}: not a readable fastnn model file ({exc})") from None
+
+
+def load(path, backend="auto"):
+    """The network saved at `path`; ModelFileError if the file is not a sound fastnn model."""
+    arrays = _read(path, ("header", "params"))
+    return _network_from(path, arrays["header"], arrays["params"], backend)
+
+
+def _network_from(path, header, params, backend):
+    from .network import Network
+
     _check_header(path, header)
     if params.dtype.name != header["dtype"] or params.shape != (header["n_params"],):
         raise ModelFileError(f"{path}: params has dtype {params.dtype} and shape {params.shape}, "

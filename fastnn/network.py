@@ -291,7 +291,7 @@ class Network:
             weight_decay=0.0, validation_data=None, validation_fraction=None,
             early_stopping=False, patience=10, min_delta=0.0, restore_best_weights=True,
             lr_schedule=None, callbacks=None, progress=False, restarts=1, seed=None,
-            threads=None, valley_tol=1e-3):
+            threads=None, valley_tol=1e-3, resume=False):
         """Train the network in place and return its History.
 
         Parameters
@@ -331,6 +331,9 @@ class Network:
             the same seed (and thread count) gives bit-identical weights.
         threads : int or None
             BLAS threads during training; None runs small products on one thread.
+        resume : bool
+            Keep the first-order optimizer's state (step count, moments) from an earlier fit
+            or a checkpoint instead of starting it afresh (see fastnn.load_checkpoint).
 
         Ctrl-C stops training cleanly: the best weights seen are restored and the History
         is returned (stop_reason "interrupted"). A NaN or infinite loss raises
@@ -353,7 +356,7 @@ class Network:
                    patience=patience, min_delta=min_delta,
                    restore_best_weights=restore_best_weights, lr_schedule=lr_schedule,
                    callbacks=callbacks, progress=progress, restarts=restarts, seed=seed,
-                   threads=threads, valley_tol=valley_tol)
+                   threads=threads, valley_tol=valley_tol, resume=resume)
 
 
 def _check_batch_size(batch_size):

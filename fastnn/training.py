@@ -128,7 +128,7 @@ class Session:
 def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, weight_decay=0.0,
         validation_data=None, validation_fraction=None, early_stopping=False, patience=10,
         min_delta=0.0, restore_best_weights=True, lr_schedule=None, callbacks=None,
-        progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3):
+        progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3, resume=False):
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
     X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs)
     optimizer = get_optimizer(optimizer)
@@ -160,7 +160,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                               callbacks, progress, valleys if restarts > 1 else [], valley_tol, epochs)
             try:
                 _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                          schedule, rng)
+                          schedule, rng, resume and run == 0)
                 session.close(restore_best=early_stopping and restore_best_weights)
             except KeyboardInterrupt:
                 session.history.stop_reason = "interrupted"
@@ -186,8 +186,11 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
         return best[2]
 
 
-def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule, rng):
+def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule,
+              rng, resume):
     if isinstance(optimizer, FirstOrder):
+        if not resume:
+            optimizer.reset(net.n_params, net.dtype)
         run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
                         schedule, rng)
     else:
@@ -279,7 +282,6 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
     """Epochs of mini-batch (or full-batch) first-order training."""
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
-    optimizer.reset(net.n_params, net.dtype)
     lr0 = optimizer.lr
     runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay)
     epoch, chunk = 0, 16

@@ -90,3 +90,56 @@ def test_truncated_file_is_refused(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(fnn.ModelFileError):
         fnn.load(path)
+
+
+RESUME_SCRIPT = """
+import sys, numpy as np, fastnn as fnn
+state = fnn.load_checkpoint(sys.argv[1])
+X, Y = np.load(sys.argv[2])["X"], np.load(sys.argv[2])["Y"]
+state.network.fit(X, Y, optimizer=state.optimizer, epochs=5, batch_size=8, seed=state.rng, resume=True)
+state.network.save(sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("optimizer", [lambda: fnn.optim.Adam(lr=0.01, amsgrad=True),
+                                       lambda: fnn.optim.SGD(lr=0.1, momentum=0.9, nesterov=True),
+                                       lambda: fnn.optim.Rprop()])
+def test_checkpoint_resumes_bit_for_bit_in_a_new_process(tmp_path, optimizer):
+    import subprocess
+    import sys
+    import tempfile
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    straight = fnn.Network([4, 8, 2], output="identity", seed=1)
+    straight.fit(X, Y, optimizer=optimizer(), epochs=10, batch_size=8, seed=np.random.default_rng(7))
+
+    half = fnn.Network([4, 8, 2], output="identity", seed=1)
+    opt, generator = optimizer(), np.random.default_rng(7)
+    history = half.fit(X, Y, optimizer=opt, epochs=5, batch_size=8, seed=generator)
+    fnn.save_checkpoint(tmp_path / "run.npz", half, opt, history, generator)
+    restored = fnn.load_checkpoint(tmp_path / "run.npz")
+    assert restored.history.loss == history.loss and restored.optimizer.t == opt.t
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fnn.__file__))}
+    result = subprocess.run([sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "run.npz"),
+                             str(tmp_path / "data.npz"), str(tmp_path / "resumed.npz")],
+                            capture_output=True, text=True, cwd=tempfile.gettempdir(), env=env)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(fnn.load(tmp_path / "resumed.npz").params, straight.params)
+
+
+def test_damaged_checkpoints_are_refused(tmp_path):
+    net, opt = fnn.Network([2, 1], seed=0), fnn.optim.Adam()
+    net.fit([[0.0, 1.0]], [[1.0]], optimizer=opt, epochs=2)
+    fnn.save_checkpoint(tmp_path / "run.npz", net, opt)
+    with np.load(tmp_path / "run.npz") as archive:
+        arrays = dict(archive)
+    header = json.loads(str(arrays["header"][()]))
+    header["optimizer"]["class"] = "os.system"
+    arrays["header"] = np.array(json.dumps(header))
+    write_npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(fnn.ModelFileError, match="checkpoint"):
+        fnn.load_checkpoint(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="first-order"):
+        fnn.save_checkpoint(tmp_path / "x.npz", net, fnn.optim.LBFGS())

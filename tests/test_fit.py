@@ -353,3 +353,18 @@ def test_quasi_newton_limits_are_honoured():
     assert loose.epochs < tight.epochs
     capped = softmax_net(seed=2).fit(X, Y, optimizer=optim.BFGS(max_iter=3), epochs=500)
     assert capped.epochs == 3
+
+
+@pytest.mark.parametrize("factory, message", [
+    (lambda: schedules.StepLR(step_size=0), "step_size"),
+    (lambda: schedules.StepLR(step_size=2, gamma=-1), "gamma"),
+    (lambda: schedules.ExponentialLR(gamma=0), "gamma"),
+    (lambda: schedules.InverseScaling(power_t=-1), "power_t"),
+    (lambda: schedules.InverseScaling(unit="steps"), "unit"),
+    (lambda: schedules.CosineAnnealingLR(T_max=0), "T_max"),
+    (lambda: schedules.ReduceLROnPlateau(factor=1.5), "factor"),
+    (lambda: schedules.ReduceLROnPlateau(patience=-1), "patience"),
+])
+def test_bad_schedule_parameters(factory, message):
+    with pytest.raises(ValueError, match=message):
+        factory()

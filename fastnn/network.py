@@ -218,7 +218,8 @@ class Network:
     def forward(self, X, batch_size=4096):
         """Output activations a[L] for the rows of X, shape (n_samples, n_outputs), computed
         `batch_size` rows at a time (None: all at once), so a large X never needs every
-        layer's activations for all its rows. Safe to call from many threads at once.
+        layer's activations for all its rows. Safe to call from many threads at once. A dask
+        array gives a dask array, computed lazily block by block of rows.
 
         >>> import fastnn as fnn
         >>> net = fnn.Network([2, 1], output="identity", init="uniform", seed=0)
@@ -226,6 +227,8 @@ class Network:
         >>> net.forward([[1.0, 1.0]])
         array([[3.5]])
         """
+        if _is_dask_array(X):
+            return self._forward_dask(X, batch_size)
         X = as_matrix(X, "X", self.dtype, self.n_inputs)
         if batch_size is not None:
             batch_size = _check_batch_size(batch_size)
@@ -235,6 +238,15 @@ class Network:
         for start in range(0, X.shape[0], batch_size):
             output[start:start + batch_size] = self._backend.forward(X[start:start + batch_size])
         return output
+
+    def _forward_dask(self, X, batch_size):
+        """A lazy dask array: forward over each block of rows (the columns in one block)."""
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"X has shape {X.shape}; the network expects (n_samples, {self.n_inputs})")
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        return X.map_blocks(lambda block: self.forward(block, batch_size), dtype=self.dtype,
+                            chunks=(X.chunks[0], (self.n_outputs,)))
 
     def predict(self, X, batch_size=4096):
         """The network's output for the rows of X (the same as forward)."""
@@ -291,7 +303,7 @@ class Network:
             weight_decay=0.0, validation_data=None, validation_fraction=None,
             early_stopping=False, patience=10, min_delta=0.0, restore_best_weights=True,
             lr_schedule=None, callbacks=None, progress=False, restarts=1, seed=None,
-            threads=None, valley_tol=1e-3, resume=False):
+            threads=None, valley_tol=1e-3, resume=False, n_jobs=None):
         """Train the network in place and return its History.
 
         Parameters
@@ -331,6 +343,10 @@ class Network:
             the same seed (and thread count) gives bit-identical weights.
         threads : int or None
             BLAS threads during training; None runs small products on one thread.
+        n_jobs : int or None
+            With restarts > 1, run the trainings in parallel through joblib (None or 1: one
+            after the other; -1: all cores; under ``joblib.parallel_config(backend="dask")``
+            on a Dask cluster). Each parallel run caps BLAS at `threads` (default 1) threads.
         resume : bool
             Keep the first-order optimizer's state (step count, moments) from an earlier fit
             or a checkpoint instead of starting it afresh (see fastnn.load_checkpoint).
@@ -356,7 +372,11 @@ class Network:
                    patience=patience, min_delta=min_delta,
                    restore_best_weights=restore_best_weights, lr_schedule=lr_schedule,
                    callbacks=callbacks, progress=progress, restarts=restarts, seed=seed,
-                   threads=threads, valley_tol=valley_tol, resume=resume)
+                   threads=threads, valley_tol=valley_tol, resume=resume, n_jobs=n_jobs)
+
+
+def _is_dask_array(X):
+    return type(X).__module__.startswith("dask.") and hasattr(X, "map_blocks")
 
 
 def _check_batch_size(batch_size):

@@ -7,6 +7,7 @@ epochs per call, GIL released) or in Python for the NumPy backend. Full-batch me
 (LBFGS, BFGS, Annealing) and AWSGD run their own loops and report to the same Session.
 """
 import contextlib
+import copy
 import functools
 import numbers
 import time
@@ -128,7 +129,8 @@ class Session:
 def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, weight_decay=0.0,
         validation_data=None, validation_fraction=None, early_stopping=False, patience=10,
         min_delta=0.0, restore_best_weights=True, lr_schedule=None, callbacks=None,
-        progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3, resume=False):
+        progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3, resume=False,
+        n_jobs=None):
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
     X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs)
     optimizer = get_optimizer(optimizer)
@@ -142,48 +144,103 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     valley_tol = as_nonnegative(valley_tol, "valley_tol")
     schedule = _check_schedule(lr_schedule)
     callbacks = _check_callbacks(callbacks)
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
+                               or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None or a non-zero integer (joblib's meaning); got {n_jobs!r}")
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     X, Y, validation = _split_validation(net, X, Y, validation_data, validation_fraction, rng)
     if threads is not None:
         threads = check_count(threads, "threads")
+    options = dict(X=X, Y=Y, validation=validation, epochs=epochs, batch_size=batch_size,
+                   shuffle=shuffle, weight_decay=weight_decay, early_stopping=early_stopping,
+                   patience=patience, min_delta=min_delta,
+                   restore_best_weights=restore_best_weights, schedule=schedule,
+                   callbacks=callbacks, valley_tol=valley_tol)
+    rows = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
+    if restarts == 1:
+        with _blas_threads(threads, net, rows):
+            return train_once(net, optimizer, rng, [], progress=progress, resume=resume, **options)
 
-    with _blas_threads(threads, net, X.shape[0] if batch_size is None else min(batch_size, X.shape[0])):
-        best = None
-        valleys = []
-        summaries = []
-        for run in range(restarts):
-            if run > 0:
-                net.initialize(rng)
-            if schedule is not None:
-                schedule.start()
-            session = Session(net, validation, early_stopping, patience, min_delta, schedule,
-                              callbacks, progress, valleys if restarts > 1 else [], valley_tol, epochs)
-            try:
-                _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                          schedule, rng, resume and run == 0)
-                session.close(restore_best=early_stopping and restore_best_weights)
-            except KeyboardInterrupt:
-                session.history.stop_reason = "interrupted"
-                session.close(restore_best=restore_best_weights)
-            except TrainingDiverged as exc:
-                session.history.stop_reason = "diverged"
-                session.close(restore_best=False)
-                exc.history = session.history
-                raise
-            history = session.history
-            final = history.best_loss
-            summaries.append({"run": run, "best_loss": final, "epochs": history.epochs,
-                              "stop_reason": history.stop_reason,
-                              "same_valley_as": history.same_valley_as})
-            if best is None or final < best[0]:
-                best = (final, net.params.copy(), history)
-            valleys.append(net.params.copy())
-            if history.stop_reason == "interrupted":
+    # seed 004's "many balls": run r starts from weights drawn with its own generator (run 0
+    # from the network's own), so a run's result does not depend on where it ran
+    generators = rng.spawn(restarts)
+    if n_jobs is None or n_jobs == 1:
+        results, valleys = [], []
+        with _blas_threads(threads, net, rows):
+            for run, generator in enumerate(generators):
+                candidate = net.copy()
+                if run > 0:
+                    candidate.initialize(generator)
+                history = train_once(candidate, optimizer, generator, valleys, progress=progress,
+                                     resume=resume and run == 0, **options)
+                results.append((candidate.params.copy(), history))
+                valleys.append(candidate.params.copy())
+                if history.stop_reason == "interrupted":
+                    break
+    else:
+        from joblib import Parallel, delayed
+
+        # each worker runs one training with BLAS capped (default one thread), so parallel
+        # runs do not oversubscribe the cores; the valley check is made afterwards
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_restart_run)(net, run, generator, optimizer, threads or 1, resume, options)
+            for run, generator in enumerate(generators))
+        _mark_valleys(results, valley_tol)
+    summaries = [{"run": run, "best_loss": history.best_loss, "epochs": history.epochs,
+                  "stop_reason": history.stop_reason, "same_valley_as": history.same_valley_as}
+                 for run, (_, history) in enumerate(results)]
+    best = min(range(len(results)), key=lambda run: results[run][1].best_loss)
+    net.params[...] = results[best][0]
+    history = results[best][1]
+    history.restarts = summaries
+    return history
+
+
+def _restart_run(net, run, generator, optimizer, threads, resume, options):
+    """One restart, for a joblib worker: (final parameters, History)."""
+    from threadpoolctl import threadpool_limits
+
+    net = net.copy()
+    if run > 0:
+        net.initialize(generator)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        history = train_once(net, copy.deepcopy(optimizer), generator, [], progress=False,
+                             resume=resume and run == 0, **options)
+    return net.params.copy(), history
+
+
+def _mark_valleys(results, valley_tol):
+    """After parallel restarts: a run ending at an earlier run's point is marked as such."""
+    for run in range(1, len(results)):
+        params, history = results[run]
+        for earlier in range(run):
+            point = results[earlier][0]
+            if np.linalg.norm(params - point) <= valley_tol * max(np.linalg.norm(point), 1e-12):
+                history.same_valley_as = earlier
                 break
-        if restarts > 1:
-            net.params[...] = best[1]
-            best[2].restarts = summaries
-        return best[2]
+
+
+def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_size, shuffle,
+               weight_decay, early_stopping, patience, min_delta, restore_best_weights, schedule,
+               callbacks, valley_tol, progress, resume):
+    """One training run of `net` in place; returns its History."""
+    if schedule is not None:
+        schedule.start()
+    session = Session(net, validation, early_stopping, patience, min_delta, schedule, callbacks,
+                      progress, valleys, valley_tol, epochs)
+    try:
+        _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
+                  schedule, rng, resume)
+        session.close(restore_best=early_stopping and restore_best_weights)
+    except KeyboardInterrupt:
+        session.history.stop_reason = "interrupted"
+        session.close(restore_best=restore_best_weights)
+    except TrainingDiverged as exc:
+        session.history.stop_reason = "diverged"
+        session.close(restore_best=False)
+        exc.history = session.history
+        raise
+    return session.history
 
 
 def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule,

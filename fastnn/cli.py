@@ -240,9 +240,14 @@ def predict(args):
     net = load(args.model)
     if args.data.endswith((".npy", ".npz")):
         try:
-            with np.load(args.data, allow_pickle=False) as data:
-                X = data["X"] if isinstance(data, np.lib.npyio.NpzFile) else data
-                X = np.array(X)
+            data = np.load(args.data, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    X = data["X"]
+            else:
+                X = data
+        except FileNotFoundError:
+            raise CommandError(f"{args.data}: no such file") from None
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"{args.data}: cannot read ({exc})") from None
     else:

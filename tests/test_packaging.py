@@ -79,6 +79,14 @@ def test_train_on_a_csv_save_and_predict(tmp_path):
     np.testing.assert_allclose(predictions.ravel(), target[:5], atol=0.5)
     result = run("-m", "fastnn", "predict", str(model), str(tmp_path / "new.csv"))
     assert result.stdout.splitlines()[0] == "output_0" and len(result.stdout.splitlines()) == 6
+    np.save(tmp_path / "new.npy", X[:5])
+    np.savez(tmp_path / "new.npz", X=X[:5])
+    for name in ("new.npy", "new.npz"):
+        result = run("-m", "fastnn", "predict", str(model), str(tmp_path / name), "-o",
+                     str(tmp_path / "out.csv"))
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_allclose(np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1),
+                                   predictions.ravel(), rtol=1e-9)
 
 
 @pytest.mark.parametrize("args, message", [

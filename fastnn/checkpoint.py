@@ -22,6 +22,40 @@ _RULES = {cls.__name__: cls for cls in list(_NAMED.values()) + [SklearnSGD, Skle
           if issubclass(cls, FirstOrder)}
 
 
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+_LIST_FIELDS = ("loss", "val_loss", "val_metric", "lr", "time", "restarts")
+
+
+def _to_json(value):
+    """A generator state as JSON: arrays become {"ndarray": [...], "dtype": ...}."""
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"ndarray": value.tolist(), "dtype": value.dtype.name}
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, dict):
+        if set(value) == {"ndarray", "dtype"}:
+            return np.array(value["ndarray"], dtype=np.dtype(value["dtype"]))
+        return {key: _from_json(item) for key, item in value.items()}
+    return value
+
+
+def _history_from(path, fields):
+    if fields is None:
+        return History()
+    if not isinstance(fields, dict) or set(fields) - {f.name for f in dataclasses.fields(History)}:
+        raise ModelFileError(f"{path}: the saved History has unknown fields")
+    for name in _LIST_FIELDS:
+        if not isinstance(fields.get(name, []), list):
+            raise ModelFileError(f"{path}: History.{name} should be a list")
+    return History(**fields)
+
+
 @dataclasses.dataclass
 class Checkpoint:
     network: object
@@ -40,7 +74,7 @@ def save_checkpoint(path, network, optimizer, history=None, rng=None):
               "optimizer": {"class": type(optimizer).__name__, "hyper": state["hyper"],
                             "t": state["state"]["t"]},
               "history": dataclasses.asdict(history) if history is not None else None,
-              "rng": rng.bit_generator.state if rng is not None else None}
+              "rng": _to_json(rng.bit_generator.state) if rng is not None else None}
     _write_atomically(path, header=np.array(json.dumps(header)), params=network.params,
                       buffers=np.zeros((3, 0), network.dtype) if buffers is None else buffers)
 
@@ -57,16 +91,22 @@ def load_checkpoint(path, backend="auto"):
         buffers = arrays["buffers"]
         if buffers.size and buffers.shape != (3, network.n_params) or buffers.dtype != network.dtype:
             raise ModelFileError(f"{path}: optimizer state of shape {buffers.shape} does not fit")
+        t = opt["t"]
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise ModelFileError(f"{path}: optimizer step count {t!r} is not a count")
         optimizer.load_state_dict({"hyper": opt["hyper"],
-                                   "state": {"t": int(opt["t"]),
+                                   "state": {"t": t,
                                              "buffers": buffers if buffers.size else None}})
-        history = History(**history) if history is not None else History()
+        history = _history_from(path, history)
         rng = None
         if rng_state is not None:
+            rng_state = _from_json(rng_state)
+            if rng_state["bit_generator"] not in _BIT_GENERATORS:
+                raise ModelFileError(f"{path}: unknown bit generator {rng_state['bit_generator']!r}")
             rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
             rng.bit_generator.state = rng_state
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not a sound fastnn checkpoint ({exc})") from None
     return Checkpoint(network, optimizer, history, rng)

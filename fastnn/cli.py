@@ -166,6 +166,8 @@ def train(args):
     X, y, source = _load_training_data(args)
     X = np.asarray(X, dtype=args.dtype)
     y = np.asarray(y)
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise CommandError(f"{source}: X must be a table of at least 2 rows; got shape {X.shape}")
     if y.ndim != 1 or len(y) != len(X):
         raise CommandError(f"{source}: expected one target value per row")
     task = _task(args, y)
@@ -198,6 +200,8 @@ def train(args):
     history = net.fit(X_train, Y_train, optimizer=optimizer, epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, progress=args.progress)
     seconds = time.perf_counter() - start
+    if not history.loss:
+        raise KeyboardInterrupt
     print(f"final training loss: {history.loss[-1]:.4f}")
     for name, X_part, Y_part in (("train", X_train, Y_train), ("test", X_test, Y_test)):
         if task == "classification":
@@ -207,6 +211,8 @@ def train(args):
             residual = ((Y_part - net.predict(X_part)) ** 2).sum()
             print(f"{name} R^2: {1 - residual / max(((Y_part - Y_part.mean()) ** 2).sum(), 1e-300):.4f}")
     print(f"training time: {seconds:.2f} s ({history.epochs} epochs)")
+    if history.stop_reason == "interrupted":
+        print("training interrupted: the scores are those of the best weights seen", file=sys.stderr)
     if args.save:
         net.save(args.save)
         print(f"model written to {args.save}")
@@ -299,7 +305,7 @@ def main(argv=None):
     try:
         return {"train": train, "predict": predict, "bench": bench}[args.command](args)
     except (CommandError, ModelFileError, TrainingDiverged, ValueError, TypeError, OSError,
-            ImportError) as exc:
+            ImportError, MemoryError, RecursionError, OverflowError, IndexError, KeyError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,6 +28,7 @@ def _write_atomically(path, **arrays):
     folder = os.path.dirname(os.path.abspath(path))
     descriptor, temporary = tempfile.mkstemp(prefix=".fastnn-", suffix=".npz", dir=folder)
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is a normal file
         with os.fdopen(descriptor, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
@@ -37,6 +38,12 @@ def _write_atomically(path, **arrays):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _model_header(net):
@@ -74,7 +81,7 @@ def _read(path, names):
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError,
-            UnicodeDecodeError, TypeError) as exc:
+            UnicodeDecodeError, TypeError, RecursionError, OverflowError) as exc:
         raise ModelFileError(f"{path}: not a readable fastnn model file ({exc})") from None
 
 
@@ -93,14 +100,19 @@ def _network_from(path, header, params, backend):
                              f"the header says {header['dtype']} and ({header['n_params']},)")
     if not np.isfinite(params).all():
         raise ModelFileError(f"{path}: params contain NaN or infinity")
+    widths = header["layers"]
+    if len(widths) < 2 or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1
+                                  for w in widths):
+        raise ModelFileError(f"{path}: layers must be two or more positive integers; got {widths}")
+    expected = sum(a * b + (b if header["bias"] else 0) for a, b in zip(widths[:-1], widths[1:]))
+    if expected != params.size:  # checked before anything is allocated for the network
+        raise ModelFileError(f"{path}: {params.size} parameters for a network of {expected}")
     try:
         net = Network(header["layers"], activation=header["activation"], output=header["output"],
                       loss=header["loss"], init=header["init"], bias=header["bias"],
                       dtype=header["dtype"], backend=backend)
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: the header describes no valid network ({exc})") from None
-    if net.n_params != params.size:
-        raise ModelFileError(f"{path}: {params.size} parameters for a network of {net.n_params}")
     net.params[...] = params
     return net
 

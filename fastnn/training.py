@@ -9,6 +9,8 @@ import contextlib
 import copy
 import functools
 import numbers
+import signal
+import threading
 import time
 
 import numpy as np
@@ -38,7 +40,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     if batch_size is not None:
         batch_size = check_count(batch_size, "batch_size")
     weight_decay = as_nonnegative(weight_decay, "weight_decay")
-    patience = check_count(patience, "patience", low=0)
+    patience = check_count(patience, "patience", low=1)
     min_delta = as_nonnegative(min_delta, "min_delta")
     restarts = check_count(restarts, "restarts")
     valley_tol = as_nonnegative(valley_tol, "valley_tol")
@@ -241,14 +243,15 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
     full = batch_size is None or batch_size >= n
     lr0 = optimizer.lr
     runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay)
-    epoch, chunk = 0, 16
+    epoch, chunk = 0, 1
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
         lrs = (np.full(count, lr0) if schedule is None
                else np.array([schedule.lr(epoch + i, lr0, n) for i in range(count)]))
         orders = None if full else row_orders(rng, n, count, shuffle)
         started = time.perf_counter()
-        done, step, losses = runner.run(orders, lrs)
+        with _deferred_interrupt() as interrupted:  # record the run's epochs before stopping
+            done, step, losses = runner.run(orders, lrs)
         elapsed = time.perf_counter() - started
         if session.per_epoch_python:
             if done and session.end_epoch(losses[0], lrs[0]):
@@ -257,6 +260,8 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
             session.end_chunk(losses[:done], lrs[:done], elapsed)
         if step >= 0:
             raise TrainingDiverged(epoch + done, int(step), float(losses[done]))
+        if interrupted:
+            raise KeyboardInterrupt
         epoch += done
         if not session.per_epoch_python:  # aim each compiled call at CHUNK_SECONDS
             chunk = int(min(max(1, chunk * min(4.0, CHUNK_SECONDS / max(elapsed, 1e-6))), 1 << 20))
@@ -308,6 +313,25 @@ def _check_callbacks(callbacks):
         if not (callable(callback) or callable(getattr(callback, "on_epoch_end", None))):
             raise TypeError(f"a callback must be callable or have on_epoch_end; got {callback!r}")
     return callbacks
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """While a compiled call runs, Ctrl-C only sets a flag (the list yielded becomes truthy),
+    so the caller can record what the call trained before stopping."""
+    flag = []
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # someone else handles Ctrl-C: leave it
+        yield flag
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: flag.append(signum))
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -368,3 +368,25 @@ def test_quasi_newton_limits_are_honoured():
 def test_bad_schedule_parameters(factory, message):
     with pytest.raises(ValueError, match=message):
         factory()
+
+
+def test_ctrl_c_during_a_compiled_run_keeps_its_epochs():
+    import os
+    import signal
+    import threading
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2000, 50)), rng.standard_normal((2000, 5))
+    net = fnn.Network([50, 256, 5], output="identity", seed=0)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    history = net.fit(X, Y, optimizer=optim.SGD(lr=1e-3), epochs=10_000, batch_size=64, seed=0)
+    timer.join()
+    assert history.stop_reason == "interrupted" and 0 < history.epochs < 10_000
+    assert len(history.loss) == history.epochs and np.isfinite(net.params).all()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_patience_must_be_at_least_one():
+    with pytest.raises(ValueError, match="patience"):
+        fnn.Network([3, 1], seed=0).fit(XOR_X, XOR_Y, early_stopping=True, patience=0)

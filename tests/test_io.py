@@ -143,3 +143,53 @@ def test_damaged_checkpoints_are_refused(tmp_path):
         fnn.load_checkpoint(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="first-order"):
         fnn.save_checkpoint(tmp_path / "x.npz", net, fnn.optim.LBFGS())
+
+
+def test_pathological_headers_are_refused_before_allocating(tmp_path):
+    path = tmp_path / "model.npz"
+    deep = "[" * 100_000 + "]" * 100_000
+    write_npz(path, header=np.array(deep), params=np.zeros(3))
+    with pytest.raises(fnn.ModelFileError):
+        fnn.load(path)
+    fnn.Network([2, 1], seed=0).save(path)
+    with np.load(path) as archive:
+        header, params = json.loads(str(archive["header"][()])), archive["params"].copy()
+    header.update(layers=[10**6, 10**6, 1], n_params=3)
+    write_npz(path, header=np.array(json.dumps(header)), params=params)
+    with pytest.raises(fnn.ModelFileError, match="parameters for a network"):
+        fnn.load(path)
+
+
+def test_saved_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        fnn.Network([2, 1], seed=0).save(tmp_path / "model.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "MT19937", "Philox", "SFC64"])
+def test_checkpoints_hold_any_numpy_generator(tmp_path, bit_generator):
+    rng = np.random.Generator(getattr(np.random, bit_generator)(5))
+    net, opt = fnn.Network([2, 1], seed=0), fnn.optim.SGD(lr=0.1)
+    fnn.save_checkpoint(tmp_path / "run.npz", net, opt, rng=rng)
+    restored = fnn.load_checkpoint(tmp_path / "run.npz").rng
+    np.testing.assert_array_equal(restored.random(5), rng.random(5))
+
+
+@pytest.mark.parametrize("edit", [lambda h: h["optimizer"].update(t=float("inf")),
+                                  lambda h: h["optimizer"].update(t=-5),
+                                  lambda h: h.update(history={"loss": 5}),
+                                  lambda h: h.update(rng={"bit_generator": "os"})])
+def test_checkpoint_fields_are_checked(tmp_path, edit):
+    net, opt = fnn.Network([2, 1], seed=0), fnn.optim.SGD(lr=0.1)
+    fnn.save_checkpoint(tmp_path / "run.npz", net, opt, fnn.History(), np.random.default_rng(0))
+    with np.load(tmp_path / "run.npz") as archive:
+        arrays = dict(archive)
+    header = json.loads(str(arrays["header"][()]))
+    edit(header)
+    arrays["header"] = np.array(json.dumps(header))
+    write_npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(fnn.ModelFileError):
+        fnn.load_checkpoint(tmp_path / "bad.npz")

@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import fastnn as fnn  # noqa: E402
 from conftest import WORKLOADS, batch  # noqa: E402
+from fastnn.benchmark import gemm_floor  # noqa: E402
 
 
 def time_call(fn, repeats):
@@ -25,24 +26,6 @@ def time_call(fn, repeats):
     for _ in range(repeats):
         fn()
     return (time.perf_counter() - start) / repeats
-
-
-def gemm_floor(layers, X):
-    """The layer GEMMs of one forward + backward pass, and nothing else."""
-    rng = np.random.default_rng(1)
-    weights = [rng.standard_normal((n_in, n_out)).astype(X.dtype) * 0.05
-               for n_in, n_out in zip(layers[:-1], layers[1:])]
-    outputs = [rng.standard_normal((X.shape[0], n)).astype(X.dtype) for n in layers[1:]]
-
-    def run():
-        a = X
-        for l, W in enumerate(weights):
-            np.matmul(a, W, out=outputs[l])
-            a.T @ outputs[l]
-            if l > 0:
-                outputs[l] @ W.T
-            a = outputs[l]
-    return run
 
 
 def main():
@@ -72,7 +55,7 @@ def main():
                     grad = np.empty_like(net.params)
                     calls[backend] = lambda b=net._backend, g=grad: b.backward(X, Y, 0.0, g)
                     calls[backend]()  # warm-up: workspaces, caches
-                calls["gemm"] = gemm_floor(layers, X)
+                calls["gemm"] = gemm_floor(net.weights, X)
                 once = time_call(calls["cython"], 1)
                 repeats = max(1, int(0.05 / max(once, 1e-7)))
                 rounds = 3 if workload.startswith("large") else args.rounds

@@ -8,6 +8,14 @@ import numpy as np
 from .history import History, StopTraining
 
 
+def same_valley(params, points, tol):
+    """The index of the first of `points` within relative distance tol of params, or None."""
+    for index, point in enumerate(points):
+        if np.linalg.norm(params - point) <= tol * max(np.linalg.norm(point), 1e-12):
+            return index
+    return None
+
+
 class Session:
     """Per-epoch bookkeeping of one training run."""
 
@@ -94,12 +102,9 @@ class Session:
             self.bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
 
     def _same_valley(self):
-        params = self.net.params
-        for index, point in enumerate(self.valleys):
-            if np.linalg.norm(params - point) <= self.valley_tol * max(np.linalg.norm(point), 1e-12):
-                self.history.same_valley_as = index
-                return True
-        return False
+        index = same_valley(self.net.params, self.valleys, self.valley_tol)
+        self.history.same_valley_as = index
+        return index is not None
 
     def close(self, restore_best):
         if restore_best and self.best_params is not None:

@@ -27,11 +27,25 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
+from .optim.quasi_newton import scipy_objective
 from .training import EpochRunner
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 _STOCHASTIC = ("sgd", "adam")
 _FULL_BATCH = ("lbfgs", "bfgs", "annealing")
+
+
+def _parameter_views(kind):
+    """Getter and setter of a fitted attribute that is the network's per-layer views."""
+    def get(self):
+        if "_net" not in self.__dict__:
+            raise AttributeError("the estimator is not fitted yet")
+        return getattr(self._net, kind)
+
+    def set(self, values):
+        for view, value in zip(get(self), values, strict=True):
+            view[...] = value
+    return get, set
 
 
 class _BaseMLP(BaseEstimator):
@@ -73,29 +87,10 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitted parameters: views into the network's one flat vector ------------------------
 
-    @property
-    def coefs_(self):
-        """Weight matrices W[l] (n_in x n_out), views into one flat parameter vector."""
-        if "_net" not in self.__dict__:
-            raise AttributeError("coefs_ exists once the estimator is fitted")
-        return self._net.weights
-
-    @coefs_.setter
-    def coefs_(self, values):
-        for view, value in zip(self.coefs_, values, strict=True):
-            view[...] = value
-
-    @property
-    def intercepts_(self):
-        """Bias vectors b[l], views into the same flat vector as coefs_."""
-        if "_net" not in self.__dict__:
-            raise AttributeError("intercepts_ exists once the estimator is fitted")
-        return self._net.biases
-
-    @intercepts_.setter
-    def intercepts_(self, values):
-        for view, value in zip(self.intercepts_, values, strict=True):
-            view[...] = value
+    coefs_ = property(*_parameter_views("weights"),
+                      doc="Weight matrices W[l] (n_in x n_out), views into one flat parameter vector.")
+    intercepts_ = property(*_parameter_views("biases"),
+                           doc="Bias vectors b[l], views into the same flat vector as coefs_.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -196,19 +191,10 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = None
 
     def _fit_lbfgs(self, X, Y, sample_weight):
-        backend, n = self._net._backend, X.shape[0]
-        float64 = self._net.dtype == np.float64
-        work = None if float64 else np.empty_like(self._net.params)
-        grad = np.empty_like(self._net.params)
+        n = X.shape[0]
         weight_sum = n if sample_weight is None else float(sample_weight.sum())
         weights = None if sample_weight is None else sample_weight * (n / weight_sum)
-        decay = self.alpha / weight_sum
-
-        def fun(x):
-            if float64:
-                return backend.backward(X, Y, decay, grad, weights, params=x), grad.copy()
-            work[...] = x
-            return backend.backward(X, Y, decay, grad, weights, params=work), grad.astype(np.float64)
+        fun = scipy_objective(self._net, X, Y, self.alpha / weight_sum, weights)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}

@@ -20,7 +20,7 @@ from .history import TrainingDiverged
 from .optim import FirstOrder, get_optimizer
 from .optim.base import check_count
 from .schedules import SCHEDULES, Schedule
-from .session import Session
+from .session import Session, same_valley
 
 # the compiled loop returns to Python about this often, for progress, Ctrl-C and timing
 CHUNK_SECONDS = 0.05
@@ -115,11 +115,7 @@ def _mark_valleys(results, valley_tol):
     """After parallel restarts: a run ending at an earlier run's point is marked as such."""
     for run in range(1, len(results)):
         params, history = results[run]
-        for earlier in range(run):
-            point = results[earlier][0]
-            if np.linalg.norm(params - point) <= valley_tol * max(np.linalg.norm(point), 1e-12):
-                history.same_valley_as = earlier
-                break
+        history.same_valley_as = same_valley(params, [p for p, _ in results[:run]], valley_tol)
 
 
 def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_size, shuffle,

@@ -4,7 +4,8 @@
 #   identity 1, sigmoid a(1-a), tanh 1-a^2, relu [a > 0].
 # softmax is an output activation only: its derivative enters through the loss.
 from cython cimport floating
-from libc.math cimport exp, expf, tanh, tanhf, log, logf, log1p, log1pf
+
+from _fmath cimport fexp, ftanh
 
 # Codes shared with fastnn/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -13,27 +14,6 @@ cdef enum:
     TANH = 2
     RELU = 3
     SOFTMAX = 4
-
-
-cdef inline floating fexp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating flog(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating flog1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
 
 
 cdef inline floating sigmoid(floating z) noexcept nogil:
@@ -50,10 +30,7 @@ cdef inline floating activate(int act, floating z) noexcept nogil:
     if act == SIGMOID:
         return sigmoid(z)
     if act == TANH:
-        if floating is float:
-            return tanhf(z)
-        else:
-            return tanh(z)
+        return ftanh(z)
     if act == RELU:
         return z if z > 0 else 0
     return z

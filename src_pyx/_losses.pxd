@@ -7,8 +7,8 @@
 from cython cimport floating
 from libc.math cimport fabs
 
-from _activations cimport (SIGMOID, SOFTMAX, activate, derivative, fexp, flog,
-                           flog1p)
+from _activations cimport activate, derivative
+from _fmath cimport fexp, flog, flog1p
 
 # Codes shared with fastnn/losses.py (LOSS_CODES).
 cdef enum:

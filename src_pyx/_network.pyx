@@ -10,7 +10,6 @@ passes below trust their callers.
 """
 from cython cimport floating
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
 
 from cpython.pycapsule cimport PyCapsule_New
 

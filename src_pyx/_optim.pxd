@@ -4,7 +4,9 @@
 # fastnn/optim/first_order.py; `state` is (n_state x n) rows of per-parameter state; t is
 # the 1-based step count. Callers guarantee the sizes.
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf, pow
+from libc.math cimport sqrt, pow
+
+from _fmath cimport fsqrt
 
 cdef enum:
     SGD = 0
@@ -15,13 +17,6 @@ cdef enum:
     RPROP = 5
     SKLEARN_SGD = 6
     SKLEARN_ADAM = 7
-
-
-cdef inline floating fsqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
 
 
 cdef inline floating lerp(floating start, floating end, floating weight) noexcept nogil:

@@ -49,19 +49,16 @@ class AWSGD(Optimizer):
         self.mix = check_real(mix, "mix", low=0, high=1)
         self.proposal = None
 
-    @property
-    def lr(self):
-        return self.step.lr
-
     def train(self, net, X, Y, session, epochs, batch_size=32, weight_decay=0.0, schedule=None,
               rng=None, **_):
         rng = np.random.default_rng() if rng is None else rng
         n = X.shape[0]
         m = n if batch_size is None else min(batch_size, n)
         groups = (Y.argmax(axis=1) if net.loss == "cross_entropy" else np.arange(n))
-        labels, group_of = np.unique(groups, return_inverse=True)
-        members = [np.flatnonzero(group_of == k) for k in range(labels.size)]
-        target = np.array([len(rows) for rows in members], dtype=np.float64) / n
+        labels, group_of, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        by_group = np.argsort(group_of, kind="stable")  # rows of group k: by_group[starts[k]:][:counts[k]]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        target = counts / n
         tau = np.log(target)
         running = None
         self.step.reset(net.n_params, net.dtype)
@@ -76,7 +73,7 @@ class AWSGD(Optimizer):
                 soft /= soft.sum()
                 q = (1 - self.mix) * soft + self.mix * target
                 classes = rng.choice(labels.size, size=m, p=q)
-                rows = np.array([members[c][rng.integers(len(members[c]))] for c in classes])
+                rows = by_group[starts[classes] + rng.integers(0, counts[classes])]
                 weights = (target[classes] / q[classes]).astype(net.dtype)
                 J = net._backend.backward(X[rows], Y[rows], weight_decay, grad, sample_weight=weights)
                 if not np.isfinite(J):

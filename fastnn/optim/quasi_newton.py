@@ -9,6 +9,28 @@ import numpy as np
 from .base import Optimizer, check_count, check_real
 
 
+def scipy_objective(net, X, Y, weight_decay, sample_weight=None):
+    """fun(x) -> (J, grad) for scipy.optimize.minimize(jac=True), evaluated at scipy's x.
+
+    float64: the backward pass runs at x itself (no copy of the parameters); float32: x is
+    cast into one reused float32 vector. Each call returns a new float64 gradient, since
+    scipy keeps earlier ones.
+    """
+    backend = net._backend
+    grad = np.empty_like(net.params)
+    if net.params.dtype == np.float64:
+        def fun(x):
+            return backend.backward(X, Y, weight_decay, grad, sample_weight, params=x), grad.copy()
+    else:
+        work = np.empty_like(net.params)
+
+        def fun(x):
+            work[...] = x
+            J = backend.backward(X, Y, weight_decay, grad, sample_weight, params=work)
+            return J, grad.astype(np.float64)
+    return fun
+
+
 class _ScipyMinimizer(Optimizer):
     method = None
     defaults = ("max_iter", "tol", "max_fun")
@@ -27,10 +49,7 @@ class _ScipyMinimizer(Optimizer):
         iteration is one History epoch. Stops early as the Session says."""
         from scipy.optimize import minimize
 
-        backend = net._backend
-        float64 = net.params.dtype == np.float64
-        work = None if float64 else np.empty_like(net.params)
-        grad = np.empty_like(net.params)
+        objective = scipy_objective(net, X, Y, weight_decay)
         n_calls = [0]
 
         class Stop(Exception):
@@ -40,12 +59,7 @@ class _ScipyMinimizer(Optimizer):
             n_calls[0] += 1
             if n_calls[0] > self.max_fun:
                 raise Stop("max_fun")
-            if float64:
-                J = backend.backward(X, Y, weight_decay, grad, params=x)
-                return J, grad.copy()  # scipy keeps earlier gradients: each call needs its own
-            work[...] = x
-            J = backend.backward(X, Y, weight_decay, grad, params=work)
-            return J, grad.astype(np.float64)
+            return objective(x)
 
         def callback(intermediate_result):
             # the iterate is scipy's x; the network follows it so validation, callbacks and

@@ -1,25 +1,71 @@
-"""Build the compiled kernels: every src_pyx/<name>.pyx becomes the extension fastnn.<name>.
+"""Build the compiled kernels: src_pyx/_kernels.pyx (with the .pxd files it cimports) becomes
+one extension per instruction-set level, fastnn._kernels_<level>; fastnn/_dispatch.py loads
+the best one the CPU runs, so a wheel built here runs on any x86-64 and still uses AVX2 and
+FMA where the CPU has them.
+
+Levels: x86_64 (baseline, runs everywhere) and x86_64_v3 (AVX2, FMA, BMI2: Intel since
+Haswell, AMD since Zen) on x86-64; one generic build elsewhere. Extensions compile in
+parallel (one per core).
 
 Environment switches (read at build time):
-  FASTNN_NATIVE=1  add -march=native (faster here, but the build then runs only on CPUs like this one)
-  FASTNN_DEBUG=1   bounds, wraparound and initialization checks on, -O0 -g: for fuzzing, not for speed
+  FASTNN_NATIVE=1   add a third variant compiled with -march=native, preferred where it loads
+                    (it runs only on CPUs like the build machine)
+  FASTNN_DEBUG=1    bounds, wraparound and initialization checks on, -O0 -g: for fuzzing,
+                    not for speed
+  FASTNN_ANNOTATE=1 write `cython -a` HTML next to the generated C in build/
 """
 import os
+import platform
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def _flag(name):
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _variants():
+    """{module suffix: (variant name, -march flags)}: what this build compiles."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        variants = {"generic": ("generic", [])}
+    else:
+        variants = {"x86_64": ("x86-64", ["-march=x86-64", "-mtune=generic"]),
+                    "x86_64_v3": ("x86-64-v3", ["-march=x86-64-v3", "-mtune=generic"])}
+    if _flag("FASTNN_NATIVE"):
+        variants["native"] = ("native", ["-march=native"])
+    return variants
+
+
+def _compiler_takes(flags):
+    """Whether the C compiler builds and links a small OpenMP program with these flags."""
+    source = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
+    compiler = os.environ.get("CC", "cc").split()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "check.c")
+        path.write_text(source)
+        try:
+            done = subprocess.run([*compiler, *flags, str(path), "-o", str(Path(folder, "check"))],
+                                  capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return done.returncode == 0
+
+
 debug = _flag("FASTNN_DEBUG")
-# no errno from sqrt and friends (never read), so their loops vectorize
-compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-math-errno"]
-if _flag("FASTNN_NATIVE"):
-    compile_args.append("-march=native")
+# No errno from sqrt and friends and no floating-point traps (neither is ever read), so loops
+# with calls and selects vectorize; no contraction of a * b + c into one fused multiply-add,
+# so that every variant rounds every element as the baseline (and NumPy) does: the
+# variants differ in vector width, not in results.
+compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-math-errno", "-fno-trapping-math",
+                                            "-ffp-contract=off"]
+# OpenMP runs the kernels' phases on several threads; without it they run on one
+openmp = ["-fopenmp"] if sys.platform.startswith("linux") and _compiler_takes(["-fopenmp"]) else []
 
 directives = {
     "language_level": 3,
@@ -30,22 +76,31 @@ directives = {
     "embedsignature": True,
 }
 
-extensions = [
-    Extension(
-        f"fastnn.{pyx.stem}",
-        [str(pyx)],
-        extra_compile_args=compile_args,
-    )
-    for pyx in sorted(Path("src_pyx").glob("*.pyx"))
-]
+extensions = []
+for suffix, (variant, march) in _variants().items():
+    # one folder per variant and mode: each variant is its own module, and switching
+    # FASTNN_DEBUG regenerates the C code
+    (extension,) = cythonize([Extension(f"fastnn._kernels_{suffix}", ["src_pyx/_kernels.pyx"])],
+                             compiler_directives=directives, include_path=["src_pyx"],
+                             build_dir=f"build/cython{'-debug' if debug else ''}/{suffix}",
+                             annotate=_flag("FASTNN_ANNOTATE"), quiet=True)
+    # set after cythonize, which merges the options of extensions built from the same file
+    extension.extra_compile_args = compile_args + march + openmp
+    extension.extra_link_args = list(openmp)
+    # link libm by name, so exp & co. bind to the current versions (an unversioned reference
+    # binds to glibc's old compatibility wrappers, which also set errno)
+    extension.libraries = ["m"] if sys.platform.startswith("linux") else []
+    extension.define_macros = [("FASTNN_VARIANT", f'"{variant}"')]
+    extensions.append(extension)
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives=directives,
-        include_path=["src_pyx"],
-        # one folder per mode, so switching FASTNN_DEBUG regenerates the C code
-        build_dir="build/cython-debug" if debug else "build/cython",
-        annotate=_flag("FASTNN_ANNOTATE"),
-    ),
-)
+
+class ParallelBuildExt(build_ext):
+    """Compile the extensions in parallel, one per core (pip never passes --parallel)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
+setup(ext_modules=extensions, cmdclass={"build_ext": ParallelBuildExt})

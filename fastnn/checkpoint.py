@@ -48,7 +48,7 @@ def _from_json(value):
 def _history_from(path, fields):
     if fields is None:
         return History()
-    if not isinstance(fields, dict) or set(fields) - {f.name for f in dataclasses.fields(History)}:
+    if not isinstance(fields, dict) or set(fields) - set(History.FIELDS):
         raise ModelFileError(f"{path}: the saved History has unknown fields")
     for name in _LIST_FIELDS:
         if not isinstance(fields.get(name, []), list):
@@ -73,7 +73,7 @@ def save_checkpoint(path, network, optimizer, history=None, rng=None):
     header = {"model": _model_header(network),
               "optimizer": {"class": type(optimizer).__name__, "hyper": state["hyper"],
                             "t": state["state"]["t"]},
-              "history": dataclasses.asdict(history) if history is not None else None,
+              "history": history.to_dict() if history is not None else None,
               "rng": _to_json(rng.bit_generator.state) if rng is not None else None}
     _write_atomically(path, header=np.array(json.dumps(header)), params=network.params,
                       buffers=np.zeros((3, 0), network.dtype) if buffers is None else buffers)

@@ -1,5 +1,5 @@
 """What a training run reports: History, and the exceptions that stop or end training."""
-from dataclasses import dataclass, field
+import numpy as np
 
 
 class StopTraining(Exception):
@@ -17,7 +17,6 @@ class TrainingDiverged(RuntimeError):
         self.epoch, self.step, self.loss, self.history = epoch, step, loss, history
 
 
-@dataclass(repr=False)
 class History:
     """Per-epoch curves of one training run (for LBFGS/BFGS/Annealing an epoch is one
     iteration or one temperature).
@@ -42,25 +41,65 @@ class History:
     restarts : list of dict
         With restarts > 1: per run its final monitored loss, epochs, stop reason and, for a
         run stopped because it reached an earlier run's point, `same_valley_as`.
+
+    A compiled run of many epochs hands its curves over as arrays; they become the lists
+    above when first read (a Python float per epoch would cost more than a tiny network's
+    epoch itself).
     """
 
-    loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_metric: list = field(default_factory=list)
-    metric: str = None
-    lr: list = field(default_factory=list)
-    time: list = field(default_factory=list)
-    stop_reason: str = "completed"
-    best_epoch: int = None
-    best_loss: float = float("inf")
-    restarts: list = field(default_factory=list)
-    same_valley_as: int = None
+    #: every field, in the order of the constructor (what a checkpoint stores)
+    FIELDS = ("loss", "val_loss", "val_metric", "metric", "lr", "time", "stop_reason",
+              "best_epoch", "best_loss", "restarts", "same_valley_as")
+    _CURVES = ("loss", "lr", "time")
+
+    def __init__(self, loss=None, val_loss=None, val_metric=None, metric=None, lr=None,
+                 time=None, stop_reason="completed", best_epoch=None, best_loss=float("inf"),
+                 restarts=None, same_valley_as=None):
+        self._loss, self._lr, self._time = list(loss or []), list(lr or []), list(time or [])
+        self._runs = []  # (losses, lrs, times) arrays not yet in the lists
+        self._run_epochs = 0
+        self.val_loss, self.val_metric = list(val_loss or []), list(val_metric or [])
+        self.metric, self.stop_reason, self.best_epoch = metric, stop_reason, best_epoch
+        self.best_loss, self.restarts = best_loss, list(restarts or [])
+        self.same_valley_as = same_valley_as
+
+    def _extend(self, losses, lrs, times):
+        """Append a run of epochs given as arrays (kept as arrays until read)."""
+        self._runs.append((losses, lrs, times))
+        self._run_epochs += len(losses)
+
+    def _curve(self, name):
+        if self._runs:
+            for values, target in zip((np.concatenate(parts) for parts in zip(*self._runs)),
+                                      (self._loss, self._lr, self._time)):
+                target.extend(values.tolist())
+            self._runs, self._run_epochs = [], 0
+        return getattr(self, "_" + name)
+
+    loss = property(lambda self: self._curve("loss"), doc="Training cost J per epoch.")
+    lr = property(lambda self: self._curve("lr"), doc="Learning rate of each epoch.")
+    time = property(lambda self: self._curve("time"), doc="Seconds since the start, per epoch.")
 
     @property
     def epochs(self):
-        return len(self.loss)
+        return len(self._loss) + self._run_epochs
+
+    @property
+    def last_time(self):
+        """Seconds since the start at the end of the last epoch (0 before any)."""
+        if self._runs:
+            return float(self._runs[-1][2][-1])
+        return self._time[-1] if self._time else 0.0
+
+    def to_dict(self):
+        """Every field as plain values (lists, numbers, strings)."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __eq__(self, other):
+        return isinstance(other, History) and self.to_dict() == other.to_dict()
 
     def __repr__(self):
-        last = f", loss={self.loss[-1]:.6g}" if self.loss else ""
+        loss = self.loss
+        last = f", loss={loss[-1]:.6g}" if loss else ""
         val = f", val_loss={self.val_loss[-1]:.6g}" if self.val_loss else ""
         return f"History(epochs={self.epochs}{last}{val}, stop_reason={self.stop_reason!r})"

@@ -215,11 +215,12 @@ class Network:
 
     # -- passes --------------------------------------------------------------------------
 
-    def forward(self, X, batch_size=4096):
+    def forward(self, X, batch_size=4096, threads=None):
         """Output activations a[L] for the rows of X, shape (n_samples, n_outputs), computed
         `batch_size` rows at a time (None: all at once), so a large X never needs every
         layer's activations for all its rows. Safe to call from many threads at once. A dask
-        array gives a dask array, computed lazily block by block of rows.
+        array gives a dask array, computed lazily block by block of rows. `threads`: the most
+        threads the compiled kernels use (None: as many as scipy's BLAS may use).
 
         >>> import fastnn as fnn
         >>> net = fnn.Network([2, 1], output="identity", init="uniform", seed=0)
@@ -232,11 +233,13 @@ class Network:
         X = as_matrix(X, "X", self.dtype, self.n_inputs)
         if batch_size is not None:
             batch_size = _check_batch_size(batch_size)
+        threads = _check_threads(threads)
         if batch_size is None or X.shape[0] <= batch_size:
-            return self._backend.forward(X)
+            return self._backend.forward(X, threads)
         output = np.empty((X.shape[0], self.n_outputs), self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            output[start:start + batch_size] = self._backend.forward(X[start:start + batch_size])
+            output[start:start + batch_size] = self._backend.forward(X[start:start + batch_size],
+                                                                     threads)
         return output
 
     def _forward_dask(self, X, batch_size):
@@ -248,9 +251,9 @@ class Network:
         return X.map_blocks(lambda block: self.forward(block, batch_size), dtype=self.dtype,
                             chunks=(X.chunks[0], (self.n_outputs,)))
 
-    def predict(self, X, batch_size=4096):
+    def predict(self, X, batch_size=4096, threads=None):
         """The network's output for the rows of X (the same as forward)."""
-        return self.forward(X, batch_size)
+        return self.forward(X, batch_size, threads)
 
     def cost(self, X, Y, weight_decay=0.0):
         """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2, biases not decayed."""
@@ -342,7 +345,11 @@ class Network:
             Source of shuffling, validation split, restarts and stochastic optimizers:
             the same seed (and thread count) gives bit-identical weights.
         threads : int or None
-            BLAS threads during training; None runs small products on one thread.
+            The most threads training uses (None: as many as scipy's BLAS may use, at most
+            the cores this process may run on). The compiled kernels split every phase of a
+            step (products, activations, loss, gradients, the optimizer update, the batch
+            gather) over their own threads where the phase is large enough to gain from it;
+            a fixed thread count gives bit-identical results run to run.
         n_jobs : int or None
             With restarts > 1, run the trainings in parallel through joblib (None or 1: one
             after the other; -1: all cores; under ``joblib.parallel_config(backend="dask")``
@@ -377,6 +384,14 @@ class Network:
 
 def _is_dask_array(X):
     return type(X).__module__.startswith("dask.") and hasattr(X, "map_blocks")
+
+
+def _check_threads(threads):
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
+    return int(threads)
 
 
 def _check_batch_size(batch_size):

@@ -27,6 +27,7 @@ class Session:
         self.history = History(metric=_metric_name(net.loss) if validation else None)
         self.best_params, self.wait = None, 0
         self.started = time.perf_counter()
+
         self.bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -87,12 +88,10 @@ class Session:
         """Record a run of epochs trained in one compiled call (no per-epoch Python work is
         needed: see per_epoch_python); the weights are those after its last epoch."""
         h = self.history
-        first = len(h.loss)
-        base = h.time[-1] if h.time else 0.0
         count = len(losses)
-        h.loss.extend(losses.tolist())
-        h.lr.extend(lrs.tolist())
-        h.time.extend((base + elapsed * np.arange(1, count + 1) / count).tolist())
+        first = h.epochs
+        times = h.last_time + elapsed * np.arange(1, count + 1) / count
+        h._extend(np.array(losses, dtype=float), np.array(lrs, dtype=float), times)
         best = int(np.argmin(losses))
         if losses[best] < h.best_loss - self.min_delta:
             h.best_loss, h.best_epoch = float(losses[best]), first + best

@@ -24,7 +24,7 @@ from .session import Session, same_valley
 
 # the compiled loop returns to Python about this often, for progress, Ctrl-C and timing
 CHUNK_SECONDS = 0.05
-# below this many multiply-adds in a layer product, BLAS threads cost more than they give
+# below this many multiply-adds in a layer product, NumPy's BLAS threads cost more than they give
 SINGLE_THREAD_GEMM = 1 << 21
 
 
@@ -60,21 +60,22 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                    callbacks=callbacks, valley_tol=valley_tol)
     rows = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
     if restarts == 1:
-        with _blas_threads(threads, net, rows):
-            return train_once(net, optimizer, rng, [], progress=progress, resume=resume, **options)
+        with _training_threads(threads, net, rows) as count:
+            return train_once(net, optimizer, rng, [], progress=progress, resume=resume,
+                              threads=count, **options)
 
     # seed 004's "many balls": run r starts from weights drawn with its own generator (run 0
     # from the network's own), so a run's result does not depend on where it ran
     generators = rng.spawn(restarts)
     if n_jobs is None or n_jobs == 1:
         results, valleys = [], []
-        with _blas_threads(threads, net, rows):
+        with _training_threads(threads, net, rows) as count:
             for run, generator in enumerate(generators):
                 candidate = net.copy()
                 if run > 0:
                     candidate.initialize(generator)
                 history = train_once(candidate, optimizer, generator, valleys, progress=progress,
-                                     resume=resume and run == 0, **options)
+                                     resume=resume and run == 0, threads=count, **options)
                 results.append((candidate.params.copy(), history))
                 valleys.append(candidate.params.copy())
                 if history.stop_reason == "interrupted":
@@ -100,14 +101,14 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
 
 def _restart_run(net, run, generator, optimizer, threads, resume, options):
     """One restart, for a joblib worker: (final parameters, History)."""
-    from threadpoolctl import threadpool_limits
-
     net = net.copy()
     if run > 0:
         net.initialize(generator)
-    with threadpool_limits(limits=threads, user_api="blas"):
+    rows = options["X"].shape[0] if options["batch_size"] is None else \
+        min(options["batch_size"], options["X"].shape[0])
+    with _training_threads(threads, net, rows) as count:
         history = train_once(net, copy.deepcopy(optimizer), generator, [], progress=False,
-                             resume=resume and run == 0, **options)
+                             resume=resume and run == 0, threads=count, **options)
     return net.params.copy(), history
 
 
@@ -120,7 +121,7 @@ def _mark_valleys(results, valley_tol):
 
 def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_size, shuffle,
                weight_decay, early_stopping, patience, min_delta, restore_best_weights, schedule,
-               callbacks, valley_tol, progress, resume):
+               callbacks, valley_tol, progress, resume, threads=None):
     """One training run of `net` in place; returns its History."""
     if schedule is not None:
         schedule.start()
@@ -128,7 +129,7 @@ def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_siz
                       progress, valleys, valley_tol, epochs)
     try:
         _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                  schedule, rng, resume)
+                  schedule, rng, resume, threads)
         session.close(restore_best=early_stopping and restore_best_weights)
     except KeyboardInterrupt:
         session.history.stop_reason = "interrupted"
@@ -142,15 +143,15 @@ def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_siz
 
 
 def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule,
-              rng, resume):
+              rng, resume, threads):
     if isinstance(optimizer, FirstOrder):
         if not resume:
             optimizer.reset(net.n_params, net.dtype)
         run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                        schedule, rng)
+                        schedule, rng, threads)
     else:
         optimizer.train(net, X, Y, session, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                        weight_decay=weight_decay, schedule=schedule, rng=rng)
+                        weight_decay=weight_decay, schedule=schedule, rng=rng, threads=threads)
 
 
 def row_orders(rng, n, n_epochs, shuffle):
@@ -167,12 +168,14 @@ class EpochRunner:
     rows is the batch size (rows >= n: full batch, X and Y used in place). With
     decay_per_row, a batch of m rows uses weight_decay / m (scikit-learn's alpha). With
     sample_weight, a batch's cost is sum w_i L_i / sum w_i, and the per-row decay divides
-    by sum w_i instead of m (scikit-learn's weighting).
+    by sum w_i instead of m (scikit-learn's weighting). threads: the most threads the
+    compiled kernels use (None: fastnn._threads' default).
     """
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
-                 sample_weight=None):
+                 sample_weight=None, threads=None):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
+        self.threads = threads
         self.sample_weight = sample_weight
         self.rows = min(rows, X.shape[0])
         self.weight_batch = None if sample_weight is None else np.empty(self.rows, net.dtype)
@@ -195,18 +198,19 @@ class EpochRunner:
         opt._ready(self.net.params)
         losses = np.empty(len(lrs))
         if self.compiled:
-            from . import _train
-            done, opt.t, step = _train.run_epochs(
-                self.net._backend.plan, self.net.params, self.X, self.Y, orders, self.rows,
-                opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay, self.grad,
-                self.acts, self.deltas, self.X_batch, self.Y_batch, self.snapshot, losses,
-                self.decay_per_row, self.sample_weight, self.weight_batch)
+            backend = self.net._backend
+            with backend.threads(self.rows, self.threads) as threads:
+                done, opt.t, step = backend.kernels.run_epochs(
+                    backend.plan, self.net.params, self.X, self.Y, orders, self.rows,
+                    opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay,
+                    self.grad, self.acts, self.deltas, self.X_batch, self.Y_batch, self.snapshot,
+                    losses, self.decay_per_row, self.sample_weight, self.weight_batch, threads)
             return done, step, losses
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             return self._python_epochs(orders, lrs, losses)
 
     def _python_epochs(self, orders, lrs, losses):
-        """The same epochs as _train.run_epochs, in Python over the backend (the reference)."""
+        """The same epochs as the compiled run_epochs, in Python over the backend (the reference)."""
         X, Y, rows, params, n = self.X, self.Y, self.rows, self.net.params, self.X.shape[0]
         for e, lr in enumerate(lrs):
             snapshot = params.copy()
@@ -233,13 +237,14 @@ class EpochRunner:
 
 
 def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                    schedule, rng):
+                    schedule, rng, threads=None):
     """Epochs of mini-batch (or full-batch) first-order training."""
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
     lr0 = optimizer.lr
-    runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay)
-    epoch, chunk = 0, 1
+    runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
+                         threads=threads)
+    epoch, chunk = 0, _first_chunk(net, n, 1 if full else -(-n // batch_size))
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
         lrs = (np.full(count, lr0) if schedule is None
@@ -261,6 +266,15 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
         epoch += done
         if not session.per_epoch_python:  # aim each compiled call at CHUNK_SECONDS
             chunk = int(min(max(1, chunk * min(4.0, CHUNK_SECONDS / max(elapsed, 1e-6))), 1 << 20))
+
+
+def _first_chunk(net, n, steps):
+    """Epochs in the first compiled call: about a quarter of CHUNK_SECONDS by a pessimistic
+    estimate (1 us per step, 5 G multiply-adds per second), so a tiny network's short run is
+    one call, not a ladder of growing ones; later calls are sized by measured time."""
+    multiply_adds = 3 * n * sum(a * b for a, b in zip(net.layers[:-1], net.layers[1:]))
+    seconds = steps * 1e-6 + multiply_adds / 5e9
+    return int(min(max(1, CHUNK_SECONDS / 4 / seconds), 1 << 20))
 
 
 def _split_validation(net, X, Y, validation_data, validation_fraction, rng):
@@ -331,17 +345,23 @@ def _deferred_interrupt():
 
 
 @contextlib.contextmanager
-def _blas_threads(threads, net, rows):
-    """threads=N pins BLAS to N threads; None runs small products on one thread, where
-    waking BLAS workers costs more than they save."""
+def _training_threads(threads, net, rows):
+    """The thread count a training run passes its compiled calls. The compiled backend runs
+    its own threads (fastnn._threads), with scipy's BLAS on one thread meanwhile; for the
+    NumPy backend threads=N pins NumPy's BLAS to N threads, and None runs small products on
+    one thread, where waking BLAS workers costs more than they save."""
+    if net.backend == "cython":
+        with net._backend.threads(rows, threads) as count:
+            yield count
+        return
     if threads is None:
         largest = max(rows * a * b for a, b in zip(net.layers[:-1], net.layers[1:]))
         threads = 1 if largest < SINGLE_THREAD_GEMM else None
     if threads is None:
-        yield
+        yield None
         return
     with _thread_controller().limit(limits=threads, user_api="blas"):
-        yield
+        yield threads
 
 
 @functools.lru_cache(maxsize=1)

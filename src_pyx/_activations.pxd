@@ -1,11 +1,14 @@
-# Activation kernels, fused over float/double. Each works in place on a row-major
-# (m x n) block; callers guarantee the shapes. The derivative is taken from the
-# activation's output a = f(z), so z need not be kept:
+# Activation kernels, fused over float/double. Each works in place on a block of `rows` x
+# `cols` entries of a row-major matrix whose rows are `ld` apart (a column block of a layer,
+# when a product is split over threads); callers guarantee the shapes. The derivative is
+# taken from the activation's output a = f(z), so z need not be kept:
 #   identity 1, sigmoid a(1-a), tanh 1-a^2, relu [a > 0].
 # softmax is an output activation only: its derivative enters through the loss.
+# NaN propagates as in NumPy: relu(NaN) is NaN, and a NaN activation keeps its delta.
 from cython cimport floating
+from libc.math cimport fabs
 
-from _fmath cimport fexp, ftanh
+from _fmath cimport exp_nonpositive, ftanh
 
 # Codes shared with fastnn/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -17,34 +20,11 @@ cdef enum:
 
 
 cdef inline floating sigmoid(floating z) noexcept nogil:
-    """1 / (1 + e^-z), evaluated without overflow for any z."""
-    cdef floating e
-    if z >= 0:
-        return 1 / (1 + fexp(-z))
-    e = fexp(z)
-    return e / (1 + e)
-
-
-cdef inline floating activate(int act, floating z) noexcept nogil:
-    """f(z) for the element-wise activations (not softmax)."""
-    if act == SIGMOID:
-        return sigmoid(z)
-    if act == TANH:
-        return ftanh(z)
-    if act == RELU:
-        return z if z > 0 else 0
-    return z
-
-
-cdef inline floating derivative(int act, floating a) noexcept nogil:
-    """f'(z) written in terms of a = f(z)."""
-    if act == SIGMOID:
-        return a * (1 - a)
-    if act == TANH:
-        return 1 - a * a
-    if act == RELU:
-        return 1 if a > 0 else 0
-    return 1
+    """1 / (1 + e^-z) from e = e^-|z|, which never overflows: 1/(1+e) for z >= 0, else
+    e/(1+e)."""
+    cdef floating e = exp_nonpositive(-fabs(z))
+    cdef floating r = 1 / (1 + e)
+    return r if z >= 0 else e * r
 
 
 cdef inline void softmax_row(floating* z, int n) noexcept nogil:
@@ -56,57 +36,86 @@ cdef inline void softmax_row(floating* z, int n) noexcept nogil:
         if z[j] > zmax:
             zmax = z[j]
     for j in range(n):
-        z[j] = fexp(z[j] - zmax)
+        z[j] = exp_nonpositive(z[j] - zmax)
+    for j in range(n):
         total = total + z[j]
     total = 1 / total
     for j in range(n):
         z[j] = z[j] * total
 
 
-cdef inline void add_bias_activate(int act, floating* z, int m, int n,
-                                   const floating* bias) noexcept nogil:
-    """z <- f(z + bias) row by row, in one pass over the GEMM output (bias may be NULL)."""
-    cdef int i, j
-    cdef floating* row
-    for i in range(m):
-        row = z + <Py_ssize_t> i * n
-        if bias != NULL:
-            for j in range(n):
-                row[j] = row[j] + bias[j]
-        if act == SOFTMAX:
-            softmax_row(row, n)
-        elif act == SIGMOID:
-            for j in range(n):
-                row[j] = sigmoid(row[j])
-        elif act == TANH:
-            for j in range(n):
-                row[j] = activate(TANH, row[j])
-        elif act == RELU:
-            for j in range(n):
-                row[j] = row[j] if row[j] > 0 else 0
-
-
-cdef inline void multiply_derivative(int act, floating* delta, const floating* a,
-                                     int m, int n, floating* grad_bias) noexcept nogil:
-    """delta <- delta * f'(a), and grad_bias <- column sums of the new delta (if not NULL)."""
-    cdef int i, j
-    cdef floating* row
-    cdef const floating* arow
-    if grad_bias != NULL:
+cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil:
+    """z <- f(z) over n consecutive entries (element-wise activations): one loop per
+    activation, so that each compiles to vector instructions."""
+    cdef Py_ssize_t j
+    if act == SIGMOID:
         for j in range(n):
-            grad_bias[j] = 0
-    for i in range(m):
-        row = delta + <Py_ssize_t> i * n
-        arow = a + <Py_ssize_t> i * n
-        if act == SIGMOID:
-            for j in range(n):
-                row[j] = row[j] * arow[j] * (1 - arow[j])
-        elif act == TANH:
-            for j in range(n):
-                row[j] = row[j] * (1 - arow[j] * arow[j])
-        elif act == RELU:
-            for j in range(n):
-                row[j] = row[j] if arow[j] > 0 else 0
-        if grad_bias != NULL:
-            for j in range(n):
-                grad_bias[j] = grad_bias[j] + row[j]
+            z[j] = sigmoid(z[j])
+    elif act == TANH:
+        for j in range(n):
+            z[j] = ftanh(z[j])
+    elif act == RELU:
+        for j in range(n):
+            z[j] = 0 if z[j] < 0 else z[j]
+
+
+cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int ld,
+                                   const floating* bias) noexcept nogil:
+    """z <- f(z + bias) for a block, in one pass over the GEMM output (bias may be NULL).
+    softmax needs whole rows: callers pass cols = ld = the layer's width for it."""
+    cdef int i, j
+    cdef floating* row
+    if bias != NULL:
+        for i in range(rows):
+            row = z + <Py_ssize_t> i * ld
+            for j in range(cols):
+                row[j] = row[j] + bias[j]
+    if act == SOFTMAX:
+        for i in range(rows):
+            softmax_row(z + <Py_ssize_t> i * ld, cols)
+    elif cols == ld:  # a contiguous block: one run (small layers gain most)
+        activate_run(act, z, <Py_ssize_t> rows * cols)
+    else:
+        for i in range(rows):
+            activate_run(act, z + <Py_ssize_t> i * ld, cols)
+
+
+cdef inline void multiply_derivative_run(int act, floating* delta, const floating* a,
+                                         Py_ssize_t n) noexcept nogil:
+    """delta <- delta * f'(a) over n consecutive entries."""
+    cdef Py_ssize_t j
+    if act == SIGMOID:
+        for j in range(n):
+            delta[j] = delta[j] * a[j] * (1 - a[j])
+    elif act == TANH:
+        for j in range(n):
+            delta[j] = delta[j] * (1 - a[j] * a[j])
+    elif act == RELU:
+        for j in range(n):
+            delta[j] = 0 if a[j] <= 0 else delta[j]
+
+
+cdef inline void multiply_derivative(int act, floating* delta, const floating* a, int rows,
+                                     int cols, int ld) noexcept nogil:
+    """delta <- delta * f'(a) for a block of rows x cols entries (both matrices ld apart)."""
+    cdef int i
+    if act == IDENTITY:
+        return
+    if cols == ld:
+        multiply_derivative_run(act, delta, a, <Py_ssize_t> rows * cols)
+        return
+    for i in range(rows):
+        multiply_derivative_run(act, delta + <Py_ssize_t> i * ld, a + <Py_ssize_t> i * ld, cols)
+
+
+cdef inline void column_sums(const floating* x, int rows, int cols, int ld,
+                             floating* out) noexcept nogil:
+    """out[j] = sum_i x[i, j], rows added in order (as NumPy's sum(axis=0) of C-ordered rows)."""
+    cdef int i, j
+    cdef const floating* row
+    for j in range(cols):
+        out[j] = 0
+    for i in range(rows):
+        row = x + <Py_ssize_t> i * ld
+        for j in range(cols):
+            out[j] = out[j] + row[j]

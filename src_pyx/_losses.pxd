@@ -1,4 +1,4 @@
-# Output-layer kernel: bias, output activation, loss and output delta in one pass per row.
+# Output-layer kernel: bias, output activation, loss and output delta of a block of rows.
 # The loss is computed from z (log-softmax, log-sigmoid), so it stays finite even where a
 # predicted probability underflows to 0. Per-sample losses L(y, a):
 #   mse                   1/2 sum_k (a_k - y_k)^2           dL/dz_k = (a_k - y_k) f'(a_k)
@@ -7,8 +7,8 @@
 from cython cimport floating
 from libc.math cimport fabs
 
-from _activations cimport activate, derivative
-from _fmath cimport fexp, flog, flog1p
+from _activations cimport activate_run, multiply_derivative_run
+from _fmath cimport exp_nonpositive, flog, flog1p
 
 # Codes shared with fastnn/losses.py (LOSS_CODES).
 cdef enum:
@@ -17,35 +17,31 @@ cdef enum:
     BINARY_CROSS_ENTROPY = 2
 
 
-cdef inline double output_layer(int loss, int act, floating* z, const floating* bias,
-                                const floating* y, const floating* sample_weight, int m, int n,
-                                floating scale, floating* delta,
-                                floating* grad_bias) noexcept nogil:
-    """z holds the output GEMM (without bias). Row by row: add the bias, add the sample's
-    loss w_i L_i to the returned sum, overwrite z with a = f(z), and, if delta is not NULL,
-    write delta = scale * w_i * dL/dz and accumulate grad_bias (if not NULL) = column sums
-    of delta. w_i = 1 when sample_weight is NULL. Callers pass scale = 1/m and guarantee the
-    loss/activation pairing and the shapes. Sums are accumulated in double so a large batch
-    loses no precision."""
+cdef inline double output_rows(int loss, int act, floating* z, const floating* bias,
+                               const floating* y, const floating* sample_weight, int rows, int n,
+                               floating scale, floating* delta) noexcept nogil:
+    """z holds `rows` rows of the output GEMM (without bias), contiguous. Add the bias, return
+    the sum of the samples' losses w_i L_i, overwrite z with a = f(z), and, if delta is not
+    NULL, write delta = scale * w_i * dL/dz. w_i = 1 when sample_weight is NULL. Callers pass
+    scale = 1/m (m the whole batch) and guarantee the loss/activation pairing and the shapes.
+    Sums are accumulated in double so a large batch loses no precision; the element-wise
+    work runs in loops over whole blocks, which compile to vector instructions."""
     cdef int i, j
+    cdef Py_ssize_t k, size = <Py_ssize_t> rows * n
     cdef double total = 0, row_total
     cdef floating* row
     cdef const floating* yrow
     cdef floating* drow
-    cdef floating zmax, s, ysum, e, a, r, row_scale
-    if grad_bias != NULL:
-        for j in range(n):
-            grad_bias[j] = 0
-    for i in range(m):
-        row = z + <Py_ssize_t> i * n
-        yrow = y + <Py_ssize_t> i * n
-        drow = delta + <Py_ssize_t> i * n if delta != NULL else NULL
-        row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
-        row_total = 0
-        if bias != NULL:
+    cdef floating zmax, s, ysum, e, r, row_scale
+    if bias != NULL:
+        for i in range(rows):
+            row = z + <Py_ssize_t> i * n
             for j in range(n):
                 row[j] = row[j] + bias[j]
-        if loss == CROSS_ENTROPY:
+    if loss == CROSS_ENTROPY:
+        for i in range(rows):
+            row = z + <Py_ssize_t> i * n
+            yrow = y + <Py_ssize_t> i * n
             # -sum_k y_k (z_k - lse) with lse = zmax + log sum_k exp(z_k - zmax)
             zmax = row[0]
             for j in range(1, n):
@@ -57,32 +53,56 @@ cdef inline double output_layer(int loss, int act, floating* z, const floating* 
             for j in range(n):
                 r = r + yrow[j] * (zmax - row[j])
                 ysum = ysum + yrow[j]
-                row[j] = fexp(row[j] - zmax)
+                row[j] = exp_nonpositive(row[j] - zmax)
+            for j in range(n):
                 s = s + row[j]
             row_total = r + ysum * flog(s)
+            total += row_total if sample_weight == NULL else sample_weight[i] * row_total
             s = 1 / s
             for j in range(n):
                 row[j] = row[j] * s
-                if drow != NULL:
+            if delta != NULL:
+                drow = delta + <Py_ssize_t> i * n
+                row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
+                for j in range(n):
                     drow[j] = row_scale * (row[j] * ysum - yrow[j])
-        elif loss == BINARY_CROSS_ENTROPY:
+        return total
+    if loss == BINARY_CROSS_ENTROPY:
+        for i in range(rows):
+            row = z + <Py_ssize_t> i * n
+            yrow = y + <Py_ssize_t> i * n
+            row_total = 0
             # softplus(z) = max(z, 0) + log1p(e^-|z|); sigmoid shares e^-|z|
             for j in range(n):
-                e = fexp(-fabs(row[j]))
+                e = exp_nonpositive(-fabs(row[j]))
                 row_total += (row[j] if row[j] > 0 else 0) + flog1p(e) - yrow[j] * row[j]
-                row[j] = 1 / (1 + e) if row[j] >= 0 else e / (1 + e)
-                if drow != NULL:
-                    drow[j] = row_scale * (row[j] - yrow[j])
+                r = 1 / (1 + e)
+                row[j] = r if row[j] >= 0 else e * r
+            total += row_total if sample_weight == NULL else sample_weight[i] * row_total
+    else:  # mse: 1/2 sum_k (a_k - y_k)^2
+        activate_run(act, z, size)
+        if sample_weight == NULL:
+            for k in range(size):
+                r = z[k] - y[k]
+                total += 0.5 * r * r
         else:
+            for i in range(rows):
+                row_total = 0
+                for j in range(n):
+                    r = z[<Py_ssize_t> i * n + j] - y[<Py_ssize_t> i * n + j]
+                    row_total += 0.5 * r * r
+                total += sample_weight[i] * row_total
+    if delta == NULL:
+        return total
+    if sample_weight == NULL:
+        for k in range(size):
+            delta[k] = scale * (z[k] - y[k])
+    else:
+        for i in range(rows):
+            row_scale = scale * sample_weight[i]
             for j in range(n):
-                a = activate(act, row[j])
-                row[j] = a
-                r = a - yrow[j]
-                row_total += 0.5 * r * r
-                if drow != NULL:
-                    drow[j] = row_scale * r * derivative(act, a)
-        total += row_total if sample_weight == NULL else sample_weight[i] * row_total
-        if grad_bias != NULL:
-            for j in range(n):
-                grad_bias[j] = grad_bias[j] + drow[j]
+                delta[<Py_ssize_t> i * n + j] = row_scale * (z[<Py_ssize_t> i * n + j]
+                                                             - y[<Py_ssize_t> i * n + j])
+    if loss != BINARY_CROSS_ENTROPY:  # dL/dz = (a - y) f'(a); with BCE it is a - y
+        multiply_derivative_run(act, delta, z, size)
     return total

@@ -1,8 +1,9 @@
 # Fused optimizer updates: one pass over the flat parameter vector, in place, following
 # torch.optim's single-tensor rules operation by operation (so float64 trajectories agree
 # with PyTorch to rounding). `hyper` holds each rule's hyper-parameters in the order of
-# fastnn/optim/first_order.py; `state` is (n_state x n) rows of per-parameter state; t is
-# the 1-based step count. Callers guarantee the sizes.
+# fastnn/optim/first_order.py; `state` holds three rows of per-parameter state, `stride`
+# apart, so that a slice of the parameters (one thread's share) is updated with the matching
+# slice of the state; t is the 1-based step count. Callers guarantee the sizes.
 from cython cimport floating
 from libc.math cimport sqrt, pow
 
@@ -27,13 +28,14 @@ cdef inline floating lerp(floating start, floating end, floating weight) noexcep
 
 
 cdef inline void update(int kind, const double* hyper, floating* p, const floating* g,
-                        floating* state, Py_ssize_t n, long t, double lr) noexcept nogil:
+                        floating* state, Py_ssize_t stride, Py_ssize_t n, long t,
+                        double lr) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating gi, d, denom, avg, s
     cdef floating flr = <floating> lr
     cdef floating* s0 = state
-    cdef floating* s1 = state + n
-    cdef floating* s2 = state + 2 * n
+    cdef floating* s1 = state + stride
+    cdef floating* s2 = state + 2 * stride
     cdef floating wd, momentum, dampening, b2, eps, step_size, c2_sqrt, clr, decay
     cdef floating rho, alpha, etaminus, etaplus, step_min, step_max, one_minus, one_minus2
     cdef bint nesterov, amsgrad, decoupled, centered

@@ -1,12 +1,20 @@
-# Whole-network passes over a NetLayout, shared by _network (one pass per call) and _train
-# (many steps per call). For a batch of m rows, layer l's activations and deltas are the
-# (m x n_l) blocks at m * unit_off[l] of two packed workspaces. Callers guarantee every
-# shape and offset (the Plan in _network checks them once).
+# Whole-network passes over a NetLayout, shared by every entry point of _kernels.pyx. For a
+# batch of m rows, layer l's activations and deltas are the (m x n_l) blocks at
+# m * unit_off[l] of two packed workspaces. Callers guarantee every shape and offset (a Plan
+# checks them once) and that the BLAS behind scipy runs one thread per call (the threads
+# here are our own: see _team.pxd).
+#
+# Each phase below is one parallel loop over its pieces (`prange` with one piece per
+# thread); a phase with one piece is a plain call. Products are split along the longer of
+# their two output dimensions, so that the operand every thread must pack in full is the
+# smaller one.
 from cython cimport floating
+from cython.parallel cimport prange
 
-from _blas cimport gemm, dot
-from _activations cimport add_bias_activate, multiply_derivative
-from _losses cimport output_layer
+from _blas cimport gemm, is_small
+from _activations cimport SOFTMAX, add_bias_activate, multiply_derivative, column_sums
+from _losses cimport output_rows
+from _team cimport ALIGN, ELEMENT_WORK, GEMM_WORK, parts_for, share_start
 
 
 cdef struct NetLayout:
@@ -22,41 +30,253 @@ cdef struct NetLayout:
     double loss_scale       # J's data term is scaled by this (1; scikit-learn's mse: 1/n_out)
 
 
+# Row blocks of the loss sum: a fixed split (not one per thread), so that the sum of the
+# batch's losses is the same whatever the thread count; at most LOSS_BLOCKS blocks, of at
+# least LOSS_BLOCK_ROWS rows.
+cdef enum:
+    LOSS_BLOCKS = 64
+    LOSS_BLOCK_ROWS = 16
+
+
 cdef inline const floating* layer_input(const NetLayout* net, int l, const floating* X,
                                         const floating* acts, int m) noexcept nogil:
     return X if l == 0 else acts + m * net.unit_off[l - 1]
 
 
+cdef inline const floating* bias_of(const NetLayout* net, int l, const floating* params) noexcept nogil:
+    return params + net.b_off[l] if net.b_off[l] >= 0 else NULL
+
+
+# -- forward ----------------------------------------------------------------------------------
+
+cdef inline void dense_piece(const NetLayout* net, int l, const floating* params,
+                             const floating* a_in, floating* out, bint activate, bint small,
+                             int r0, int r1, int c0, int c1) noexcept nogil:
+    """Rows r0:r1, columns c0:c1 of out = f(a_in @ W[l] + b[l]) (no bias or f unless
+    activate)."""
+    cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    cdef const floating* bias = bias_of(net, l, params)
+    cdef floating* block = out + <Py_ssize_t> r0 * n_out + c0
+    if r1 <= r0 or c1 <= c0:
+        return
+    gemm(False, False, r1 - r0, c1 - c0, n_in, a_in + <Py_ssize_t> r0 * n_in, n_in,
+         params + net.w_off[l] + c0, n_out, 0, block, n_out, small)
+    if activate:
+        add_bias_activate(net.act[l], block, r1 - r0, c1 - c0, n_out,
+                          bias + c0 if bias != NULL else NULL)
+
+
+cdef inline void dense_layer(const NetLayout* net, int l, const floating* params,
+                             const floating* a_in, int m, floating* out, bint activate,
+                             int threads) noexcept nogil:
+    """out = f(a_in @ W[l] + b[l]) for m rows; with activate false, the product alone (the
+    loss kernel adds the bias and the output activation)."""
+    cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1], p, parts, r0, r1, c0, c1
+    cdef bint small = is_small(m, n_out, n_in)
+    cdef bint by_columns = n_out >= m
+    cdef bint softmax = net.act[l] == SOFTMAX
+    cdef const floating* bias = bias_of(net, l, params)
+    parts = 1 if small else parts_for(<long long> m * n_in * n_out, GEMM_WORK,
+                                      n_out if by_columns else m, ALIGN, threads)
+    if parts == 1:
+        dense_piece(net, l, params, a_in, out, activate and not softmax, small, 0, m, 0, n_out)
+    else:
+        for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+            r0 = 0 if by_columns else share_start(p, parts, m, ALIGN)
+            r1 = m if by_columns else share_start(p + 1, parts, m, ALIGN)
+            c0 = share_start(p, parts, n_out, ALIGN) if by_columns else 0
+            c1 = share_start(p + 1, parts, n_out, ALIGN) if by_columns else n_out
+            dense_piece(net, l, params, a_in, out, activate and not softmax, small, r0, r1, c0, c1)
+    if activate and softmax:  # whole rows: a phase of its own, split by rows
+        parts = parts_for(<long long> m * n_out, ELEMENT_WORK, m, 1, threads)
+        if parts == 1:
+            add_bias_activate(SOFTMAX, out, m, n_out, n_out, bias)
+        else:
+            for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+                r0 = share_start(p, parts, m, 1)
+                r1 = share_start(p + 1, parts, m, 1)
+                add_bias_activate(SOFTMAX, out + <Py_ssize_t> r0 * n_out, r1 - r0, n_out,
+                                  n_out, bias)
+
+
 cdef inline void forward_pass(const NetLayout* net, const floating* params, const floating* X,
-                              int m, floating* acts, bint activate_output) noexcept nogil:
+                              int m, floating* acts, bint activate_output,
+                              int threads) noexcept nogil:
     """a[l] = f(a[l-1] @ W[l] + b[l]) for every layer; the last layer keeps its GEMM
     output (no bias, no activation) when activate_output is false, for the loss kernel."""
-    cdef int l, n_in, n_out
-    cdef floating* out
+    cdef int l
     for l in range(net.n_layers):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        out = acts + m * net.unit_off[l]
-        gemm(False, False, m, n_out, n_in, <floating> 1, layer_input(net, l, X, acts, m), n_in,
-             params + net.w_off[l], n_out, <floating> 0, out, n_out)
-        if l < net.n_layers - 1 or activate_output:
-            add_bias_activate(net.act[l], out, m, n_out,
-                              params + net.b_off[l] if net.b_off[l] >= 0 else NULL)
+        dense_layer(net, l, params, layer_input(net, l, X, acts, m), m,
+                    acts + m * net.unit_off[l], l < net.n_layers - 1 or activate_output, threads)
+
+
+# -- loss ---------------------------------------------------------------------------------------
+
+cdef inline void loss_blocks(const NetLayout* net, floating* z, const floating* bias,
+                             const floating* Y, const floating* sample_weight, int m, int n,
+                             floating scale, floating* delta, int blocks, int b0, int b1,
+                             double* partial) noexcept nogil:
+    cdef int b, r0, r1, L = net.n_layers
+    for b in range(b0, b1):
+        r0 = share_start(b, blocks, m, 1)
+        r1 = share_start(b + 1, blocks, m, 1)
+        partial[b] = output_rows(net.loss, net.act[L - 1], z + <Py_ssize_t> r0 * n, bias,
+                                 Y + <Py_ssize_t> r0 * n,
+                                 sample_weight + r0 if sample_weight != NULL else NULL,
+                                 r1 - r0, n, scale,
+                                 delta + <Py_ssize_t> r0 * n if delta != NULL else NULL)
+
+
+cdef inline double output_loss(const NetLayout* net, const floating* params, const floating* Y,
+                               const floating* sample_weight, int m, floating* z,
+                               floating* delta, int threads) noexcept nogil:
+    """sum_i w_i L_i over the batch (see output_rows): rows in LOSS_BLOCKS fixed blocks, each
+    summed in order, the block sums added in order."""
+    cdef int L = net.n_layers, n = net.sizes[L]
+    cdef int blocks = (m + LOSS_BLOCK_ROWS - 1) // LOSS_BLOCK_ROWS
+    cdef int p, parts, b, b0, b1, r0, r1
+    cdef double partial[LOSS_BLOCKS]
+    cdef double total = 0
+    cdef const floating* bias = bias_of(net, L - 1, params)
+    cdef floating scale = <floating> (1.0 / m)
+    if blocks > LOSS_BLOCKS:
+        blocks = LOSS_BLOCKS
+    parts = parts_for(<long long> m * n, ELEMENT_WORK, blocks, 1, threads)
+    if parts == 1:
+        for b in range(blocks):
+            r0 = share_start(b, blocks, m, 1)
+            r1 = share_start(b + 1, blocks, m, 1)
+            partial[b] = output_rows(net.loss, net.act[L - 1], z + <Py_ssize_t> r0 * n, bias,
+                                     Y + <Py_ssize_t> r0 * n,
+                                     sample_weight + r0 if sample_weight != NULL else NULL,
+                                     r1 - r0, n, scale,
+                                     delta + <Py_ssize_t> r0 * n if delta != NULL else NULL)
+    else:
+        for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+            b0 = share_start(p, parts, blocks, 1)
+            b1 = share_start(p + 1, parts, blocks, 1)
+            loss_blocks(net, z, bias, Y, sample_weight, m, n, scale, delta, blocks, b0, b1,
+                        partial)
+    for b in range(blocks):
+        total += partial[b]
+    return total
+
+
+cdef inline double sum_squares(const floating* x, Py_ssize_t n) noexcept nogil:
+    """sum_i x_i^2 in double, four running sums (so the loop pipelines) added in a fixed order."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i, stop = n - n % 4
+    for i in range(0, stop, 4):
+        s0 += <double> x[i] * x[i]
+        s1 += <double> x[i + 1] * x[i + 1]
+        s2 += <double> x[i + 2] * x[i + 2]
+        s3 += <double> x[i + 3] * x[i + 3]
+    for i in range(stop, n):
+        s0 += <double> x[i] * x[i]
+    return (s0 + s1) + (s2 + s3)
 
 
 cdef inline double weight_penalty(const NetLayout* net, const floating* params) noexcept nogil:
-    """sum_l ||W[l]||^2 (biases are not decayed)."""
+    """sum_l ||W[l]||^2 (biases are not decayed), in double."""
     cdef double total = 0
     cdef int l
-    for l in range(net.n_layers):  # a Plan guarantees each W has < 2**31 entries
-        total += dot(net.sizes[l] * net.sizes[l + 1], params + net.w_off[l], params + net.w_off[l])
+    for l in range(net.n_layers):
+        total += sum_squares(params + net.w_off[l], <Py_ssize_t> net.sizes[l] * net.sizes[l + 1])
     return total
+
+
+# -- backward -----------------------------------------------------------------------------------
+
+cdef inline void weight_gradient_piece(const floating* a_in, const floating* delta,
+                                       const floating* W, floating* grad_W, int m, int n_in,
+                                       int n_out, floating weight_decay, bint small, int r0,
+                                       int r1, int c0, int c1) noexcept nogil:
+    """Rows r0:r1, columns c0:c1 of grad W = a_in.T @ delta + weight_decay * W."""
+    cdef int i, j
+    cdef floating beta = 0
+    if r1 <= r0 or c1 <= c0:
+        return
+    if weight_decay != 0:
+        for i in range(r0, r1):
+            for j in range(c0, c1):
+                grad_W[<Py_ssize_t> i * n_out + j] = weight_decay * W[<Py_ssize_t> i * n_out + j]
+        beta = 1
+    gemm(True, False, r1 - r0, c1 - c0, m, a_in + r0, n_in, delta + c0, n_out, beta,
+         grad_W + <Py_ssize_t> r0 * n_out + c0, n_out, small)
+
+
+cdef inline void input_gradient_piece(const floating* delta, const floating* W,
+                                      floating* delta_in, const floating* a_prev, int act_prev,
+                                      int m, int n_in, int n_out, bint small, int r0, int r1,
+                                      int c0, int c1) noexcept nogil:
+    """Rows r0:r1, columns c0:c1 of delta[l-1] = (delta @ W.T) * f'(a[l-1])."""
+    cdef Py_ssize_t offset = <Py_ssize_t> r0 * n_in + c0
+    if r1 <= r0 or c1 <= c0:
+        return
+    gemm(False, True, r1 - r0, c1 - c0, n_out, delta + <Py_ssize_t> r0 * n_out, n_out,
+         W + <Py_ssize_t> c0 * n_out, n_out, 0, delta_in + offset, n_in, small)
+    multiply_derivative(act_prev, delta_in + offset, a_prev + offset, r1 - r0, c1 - c0, n_in)
+
+
+cdef inline void gradient_piece(const NetLayout* net, int l, const floating* params,
+                                const floating* a_in, int m, const floating* delta,
+                                floating* delta_in, const floating* a_prev, floating* grad,
+                                floating weight_decay, int p, int wg_parts, int bias_parts,
+                                int ig_parts) noexcept nogil:
+    """Piece p of layer l's gradients: its share of grad W[l], of grad b[l] and of delta[l-1]
+    (the three read delta[l] and the old W[l] and write disjoint memory)."""
+    cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1], lo, hi
+    cdef bint wg_rows = n_in >= n_out, ig_columns = n_in >= m
+    cdef const floating* W = params + net.w_off[l]
+    if p < wg_parts:
+        lo = share_start(p, wg_parts, n_in if wg_rows else n_out, ALIGN)
+        hi = share_start(p + 1, wg_parts, n_in if wg_rows else n_out, ALIGN)
+        weight_gradient_piece(a_in, delta, W, grad + net.w_off[l], m, n_in, n_out, weight_decay,
+                              is_small(n_in, n_out, m), lo if wg_rows else 0,
+                              hi if wg_rows else n_in, 0 if wg_rows else lo,
+                              n_out if wg_rows else hi)
+    if p < bias_parts and net.b_off[l] >= 0:
+        lo = share_start(p, bias_parts, n_out, ALIGN)
+        hi = share_start(p + 1, bias_parts, n_out, ALIGN)
+        if hi > lo:
+            column_sums(delta + lo, m, hi - lo, n_out, grad + net.b_off[l] + lo)
+    if p < ig_parts and delta_in != NULL:
+        lo = share_start(p, ig_parts, n_in if ig_columns else m, ALIGN)
+        hi = share_start(p + 1, ig_parts, n_in if ig_columns else m, ALIGN)
+        input_gradient_piece(delta, W, delta_in, a_prev, net.act[l - 1], m, n_in, n_out,
+                             is_small(m, n_in, n_out), 0 if ig_columns else lo,
+                             m if ig_columns else hi, lo if ig_columns else 0,
+                             hi if ig_columns else n_in)
+
+
+cdef inline void layer_gradients(const NetLayout* net, int l, const floating* params,
+                                 const floating* a_in, int m, const floating* delta,
+                                 floating* delta_in, const floating* a_prev, floating* grad,
+                                 floating weight_decay, int threads) noexcept nogil:
+    """grad W[l], grad b[l] and (for l > 0) delta[l-1], as one phase."""
+    cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1], p, parts, wg_parts, bias_parts
+    cdef int ig_parts = 0
+    wg_parts = 1 if is_small(n_in, n_out, m) else parts_for(
+        <long long> m * n_in * n_out, GEMM_WORK, n_in if n_in >= n_out else n_out, ALIGN, threads)
+    bias_parts = parts_for(<long long> m * n_out, ELEMENT_WORK, n_out, ALIGN, threads)
+    if delta_in != NULL:
+        ig_parts = 1 if is_small(m, n_in, n_out) else parts_for(
+            <long long> m * n_in * n_out, GEMM_WORK, n_in if n_in >= m else m, ALIGN, threads)
+    parts = wg_parts if wg_parts > bias_parts else bias_parts
+    parts = parts if parts > ig_parts else ig_parts
+    if parts == 1:
+        gradient_piece(net, l, params, a_in, m, delta, delta_in, a_prev, grad, weight_decay, 0,
+                       1, 1, 1)
+        return
+    for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+        gradient_piece(net, l, params, a_in, m, delta, delta_in, a_prev, grad, weight_decay, p,
+                       wg_parts, bias_parts, ig_parts)
 
 
 cdef inline double backward_pass(const NetLayout* net, const floating* params, const floating* X,
                                  const floating* Y, const floating* sample_weight, int m,
                                  floating weight_decay, floating* acts, floating* deltas,
-                                 floating* grad) noexcept nogil:
+                                 floating* grad, int threads) noexcept nogil:
     """J = (1/m) sum_i w_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2 (w_i = 1 when
     sample_weight is NULL); with grad not NULL also delta[l] = dJ/dz[l] into deltas and
     dJ/dparams into grad:
@@ -64,41 +284,20 @@ cdef inline double backward_pass(const NetLayout* net, const floating* params, c
         delta[l-1] = (delta[l] @ W[l].T) * f'(a[l-1])
         grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l],  grad b[l] = sum_rows delta[l]
     """
-    cdef int L = net.n_layers, l = L - 1, n_in, n_out
-    cdef Py_ssize_t k, size
-    cdef floating* delta = deltas + m * net.unit_off[l] if grad != NULL else NULL
-    cdef const floating* W
-    cdef floating* grad_W
-    cdef floating beta
+    cdef int L = net.n_layers, l = L - 1
     cdef double J
-    forward_pass(net, params, X, m, acts, False)
-    J = output_layer(net.loss, net.act[l], acts + m * net.unit_off[l],
-                     params + net.b_off[l] if net.b_off[l] >= 0 else NULL, Y, sample_weight,
-                     m, net.sizes[L], <floating> (1.0 / m), delta,
-                     grad + net.b_off[l] if grad != NULL and net.b_off[l] >= 0 else NULL) \
+    forward_pass(net, params, X, m, acts, False, threads)
+    J = output_loss(net, params, Y, sample_weight, m, acts + m * net.unit_off[l],
+                    deltas + m * net.unit_off[l] if grad != NULL else NULL, threads) \
         * net.loss_scale / m
     if weight_decay != 0:
         J += 0.5 * weight_decay * weight_penalty(net, params)
     if grad == NULL:
         return J
     for l in range(L - 1, -1, -1):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        W = params + net.w_off[l]
-        grad_W = grad + net.w_off[l]
-        delta = deltas + m * net.unit_off[l]
-        beta = 0
-        if weight_decay != 0:
-            size = n_in * n_out
-            for k in range(size):
-                grad_W[k] = weight_decay * W[k]
-            beta = 1
-        gemm(True, False, n_in, n_out, m, <floating> 1, layer_input(net, l, X, acts, m), n_in,
-             delta, n_out, beta, grad_W, n_out)
-        if l > 0:
-            gemm(False, True, m, n_in, n_out, <floating> 1, delta, n_out, W, n_out,
-                 <floating> 0, deltas + m * net.unit_off[l - 1], n_in)
-            multiply_derivative(net.act[l - 1], deltas + m * net.unit_off[l - 1],
-                                acts + m * net.unit_off[l - 1], m, n_in,
-                                grad + net.b_off[l - 1] if net.b_off[l - 1] >= 0 else NULL)
+        layer_gradients(net, l, params, layer_input(net, l, X, acts, m), m,
+                        deltas + m * net.unit_off[l],
+                        deltas + m * net.unit_off[l - 1] if l > 0 else NULL,
+                        acts + m * net.unit_off[l - 1] if l > 0 else NULL, grad, weight_decay,
+                        threads)
     return J

@@ -5,7 +5,8 @@ import pytest
 from scipy.special import expit, softmax
 
 import fastnn as fnn
-from fastnn import _activations, _losses, _network
+from fastnn._dispatch import kernels
+_activations = _losses = _network = kernels()
 from fastnn.activations import ACTIVATION_CODES, ACTIVATIONS, DERIVATIVES
 from fastnn.losses import LOSS_CODES, LOSS_OUTPUTS, LOSSES
 

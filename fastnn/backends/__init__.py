@@ -6,12 +6,14 @@
 A backend is built for one Network and holds views of its parameters. Its methods trust
 their inputs: 2-D C-contiguous arrays of the network's dtype with the right widths.
 
-    forward(X) -> output activations (a new array)
-    cost(X, Y, weight_decay, sample_weight=None, params=None) -> J
-    backward(X, Y, weight_decay, grad, sample_weight=None, params=None) -> J, with dJ/dparams
-        written into grad. With sample_weight (one weight per row, the network's dtype),
-        J = (1/m) sum_i w_i L_i + decay; with params (a flat vector like the network's),
-        the pass is evaluated there instead of at the network's own parameters.
+    forward(X, threads=None) -> output activations (a new array)
+    cost(X, Y, weight_decay, sample_weight=None, params=None, threads=None) -> J
+    backward(X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None) -> J,
+        with dJ/dparams written into grad. With sample_weight (one weight per row, the
+        network's dtype), J = (1/m) sum_i w_i L_i + decay; with params (a flat vector like
+        the network's), the pass is evaluated there instead of at the network's own
+        parameters. threads: the most threads the compiled kernels use (None: the default
+        of fastnn._threads); the NumPy backend leaves threading to NumPy's BLAS.
     layer_values(m) -> (activations, deltas) of the last backward pass over m rows: lists
         with one (m x n_units) array per layer, which the backend may reuse on its next call
 """
@@ -25,11 +27,6 @@ def make_backend(name, network):
         from .numpy import NumpyBackend
         return NumpyBackend(network)
     if name in ("auto", "cython"):
-        try:
-            from .cython import CythonBackend
-        except ImportError as exc:
-            raise ImportError(
-                "fastnn's compiled kernels are not built or do not load "
-                f"({exc}); install with `pip install .` or use backend='numpy'") from exc
+        from .cython import CythonBackend
         return CythonBackend(network)
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

@@ -1,12 +1,16 @@
-"""The compiled backend: whole-network passes in src_pyx/_network.pyx, one call each, GIL
+"""The compiled backend: whole-network passes in src_pyx/_kernels.pyx, one call each, GIL
 released. Activations and deltas live in two flat workspaces per thread that grow to the
 largest batch seen and are then reused, so a pass allocates nothing in steady state and
-threads never share scratch memory (predicting from many threads at once is safe)."""
+threads never share scratch memory (predicting from many threads at once is safe).
+
+Every pass takes `threads` (None: the default of fastnn._threads): the kernels split each
+phase over up to that many threads where the phase is large enough to gain from it."""
 import threading
 
 import numpy as np
 
-from .. import _network
+from .._dispatch import kernels
+from .._threads import kernel_threads
 from ..activations import ACTIVATION_CODES
 from ..losses import LOSS_CODES
 
@@ -16,15 +20,17 @@ class CythonBackend:
 
     def __init__(self, network):
         activations = list(network.hidden_activations) + [network.output]
+        self.kernels = kernels()
         self.params = network.params
         self.sizes = network.layers
         self.dtype = network.dtype
-        self.plan = _network.Plan(
+        self.plan = self.kernels.Plan(
             list(self.sizes), [ACTIVATION_CODES[f] for f in activations],
             LOSS_CODES[network.loss],
             [s.start for s in network._weight_slices],
             [s.start if s is not None else -1 for s in network._bias_slices],
             network.n_params)
+        self.largest_layer = max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         self._local = threading.local()
 
     @property
@@ -35,6 +41,10 @@ class CythonBackend:
     @loss_scale.setter
     def loss_scale(self, value):
         self.plan.loss_scale = value
+
+    def threads(self, m, threads):
+        """Context for a call over m rows: yields the thread count to pass the kernels."""
+        return kernel_threads(threads, m * self.largest_layer)
 
     def _workspace(self, m, deltas=False):
         """This thread's activations (or deltas) buffer, grown to hold m rows of every layer."""
@@ -55,23 +65,27 @@ class CythonBackend:
             start += m * n
         return views
 
-    def forward(self, X):
+    def forward(self, X, threads=None):
         m = X.shape[0]
         acts = self._workspace(m)
-        _network.forward(self.plan, self.params, X, acts)
+        with self.threads(m, threads) as count:
+            self.kernels.forward(self.plan, self.params, X, acts, count)
         n_out = self.sizes[-1]
         end = m * self.plan.n_units
         return acts[end - m * n_out:end].reshape(m, n_out).copy()
 
-    def cost(self, X, Y, weight_decay, sample_weight=None, params=None):
-        return _network.loss(self.plan, self.params if params is None else params, X, Y,
-                             self._workspace(X.shape[0]), weight_decay, sample_weight)
-
-    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None):
+    def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None):
         m = X.shape[0]
-        return _network.backward(self.plan, self.params if params is None else params, X, Y,
-                                 self._workspace(m), self._workspace(m, deltas=True), grad,
-                                 weight_decay, sample_weight)
+        with self.threads(m, threads) as count:
+            return self.kernels.loss(self.plan, self.params if params is None else params, X, Y,
+                                     self._workspace(m), weight_decay, sample_weight, count)
+
+    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None):
+        m = X.shape[0]
+        with self.threads(m, threads) as count:
+            return self.kernels.backward(self.plan, self.params if params is None else params,
+                                         X, Y, self._workspace(m), self._workspace(m, deltas=True),
+                                         grad, weight_decay, sample_weight, count)
 
     def layer_values(self, m):
         """Activations and deltas of this thread's last backward pass over m rows."""

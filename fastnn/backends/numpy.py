@@ -39,7 +39,7 @@ class NumpyBackend:
             activations.append(a)
         return activations
 
-    def forward(self, X):
+    def forward(self, X, threads=None):
         activations = self._hidden(X, self._layers(self.params))
         return ACTIVATIONS[self.output](activations[-1])
 
@@ -51,12 +51,12 @@ class NumpyBackend:
         total = losses.sum() if sample_weight is None else sample_weight @ losses
         return self.loss_scale * total / m + (self._penalty(layers, weight_decay) if weight_decay else 0.0)
 
-    def cost(self, X, Y, weight_decay, sample_weight=None, params=None):
+    def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None):
         layers = self._layers(self.params if params is None else params)
         losses, _, _ = self.loss(self._hidden(X, layers)[-1], Y, self.output)
         return self._cost(losses, X.shape[0], layers, weight_decay, sample_weight)
 
-    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None):
+    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None):
         m = X.shape[0]
         layers = self._layers(self.params if params is None else params)
         activations = self._hidden(X, layers)

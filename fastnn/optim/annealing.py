@@ -36,9 +36,11 @@ class Annealing(Optimizer):
         return self.start_temperature * (self.stop_temperature / self.start_temperature) ** (
             np.arange(epochs) / (epochs - 1))
 
-    def train(self, net, X, Y, session, epochs, weight_decay=0.0, rng=None, **_):
+    def train(self, net, X, Y, session, epochs, weight_decay=0.0, rng=None, threads=None, **_):
         rng = np.random.default_rng() if rng is None else rng
-        cost = net._backend.cost
+
+        def cost(X, Y, weight_decay):
+            return net._backend.cost(X, Y, weight_decay, threads=threads)
         params = net.params
         current = params.copy()
         energy = cost(X, Y, weight_decay)

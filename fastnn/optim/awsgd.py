@@ -50,7 +50,7 @@ class AWSGD(Optimizer):
         self.proposal = None
 
     def train(self, net, X, Y, session, epochs, batch_size=32, weight_decay=0.0, schedule=None,
-              rng=None, **_):
+              rng=None, threads=None, **_):
         rng = np.random.default_rng() if rng is None else rng
         n = X.shape[0]
         m = n if batch_size is None else min(batch_size, n)
@@ -75,14 +75,15 @@ class AWSGD(Optimizer):
                 classes = rng.choice(labels.size, size=m, p=q)
                 rows = by_group[starts[classes] + rng.integers(0, counts[classes])]
                 weights = (target[classes] / q[classes]).astype(net.dtype)
-                J = net._backend.backward(X[rows], Y[rows], weight_decay, grad, sample_weight=weights)
+                J = net._backend.backward(X[rows], Y[rows], weight_decay, grad, sample_weight=weights,
+                                          threads=threads)
                 if not np.isfinite(J):
                     raise _diverged(epoch, J)
                 norms = self._row_gradient_norms(net, X[rows], m)
                 running = norms.mean() if running is None else 0.9 * running + 0.1 * norms.mean()
                 scores = norms / max(running, np.finfo(float).tiny)
                 tau += self.eta * (np.bincount(classes, scores, labels.size) - scores.sum() * soft) / m
-                self.step.step(net.params, grad, compiled=compiled, lr=lr)
+                self.step.step(net.params, grad, compiled=compiled, lr=lr, threads=threads or 1)
                 total += J
             self.proposal = q
             if session.end_epoch(total / max(1, n // m), lr):

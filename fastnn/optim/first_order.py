@@ -50,14 +50,16 @@ class FirstOrder(Optimizer):
         if self.state is None or self.state.shape[1] != params.size or self.state.dtype != params.dtype:
             self.reset(params.size, params.dtype)
 
-    def step(self, params, grad, compiled=True, lr=None):
-        """One update of `params` (flat, in place) from `grad`; lr overrides self.lr."""
+    def step(self, params, grad, compiled=True, lr=None, threads=1):
+        """One update of `params` (flat, in place) from `grad`; lr overrides self.lr. The
+        compiled kernel splits a long vector over up to `threads` threads."""
         self._ready(params)
         self.t += 1
         lr = self.lr if lr is None else lr
         if compiled:
-            from .. import _optim
-            _optim.step(self.kind, self.hyper_array(), params, grad, self.state, self.t, lr)
+            from .._dispatch import kernels
+            kernels().step(self.kind, self.hyper_array(), params, grad, self.state, self.t, lr,
+                           threads)
         else:
             self._numpy_step(params, grad, lr)
 

@@ -9,24 +9,26 @@ import numpy as np
 from .base import Optimizer, check_count, check_real
 
 
-def scipy_objective(net, X, Y, weight_decay, sample_weight=None):
+def scipy_objective(net, X, Y, weight_decay, sample_weight=None, threads=None):
     """fun(x) -> (J, grad) for scipy.optimize.minimize(jac=True), evaluated at scipy's x.
 
     float64: the backward pass runs at x itself (no copy of the parameters); float32: x is
     cast into one reused float32 vector. Each call returns a new float64 gradient, since
-    scipy keeps earlier ones.
+    scipy keeps earlier ones. threads: the most threads the compiled kernels use.
     """
     backend = net._backend
     grad = np.empty_like(net.params)
     if net.params.dtype == np.float64:
         def fun(x):
-            return backend.backward(X, Y, weight_decay, grad, sample_weight, params=x), grad.copy()
+            J = backend.backward(X, Y, weight_decay, grad, sample_weight, params=x, threads=threads)
+            return J, grad.copy()
     else:
         work = np.empty_like(net.params)
 
         def fun(x):
             work[...] = x
-            J = backend.backward(X, Y, weight_decay, grad, sample_weight, params=work)
+            J = backend.backward(X, Y, weight_decay, grad, sample_weight, params=work,
+                                 threads=threads)
             return J, grad.astype(np.float64)
     return fun
 
@@ -44,12 +46,12 @@ class _ScipyMinimizer(Optimizer):
     def _options(self, max_iter):
         return {"maxiter": max_iter}
 
-    def train(self, net, X, Y, session, epochs, weight_decay=0.0, **_):
+    def train(self, net, X, Y, session, epochs, weight_decay=0.0, threads=None, **_):
         """Minimise J over net.params, max_iter iterations (default: fit's epochs); every
         iteration is one History epoch. Stops early as the Session says."""
         from scipy.optimize import minimize
 
-        objective = scipy_objective(net, X, Y, weight_decay)
+        objective = scipy_objective(net, X, Y, weight_decay, threads=threads)
         n_calls = [0]
 
         class Stop(Exception):

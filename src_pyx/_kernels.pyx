@@ -1,0 +1,434 @@
+"""The compiled kernels' Python boundary: network passes, the fused optimizer step, whole
+runs of training epochs, and thin twins of the element-wise kernels for the tests.
+
+The maths lives in the .pxd files beside this one (activations, losses, optimizer rules,
+passes, the thread policy); this module checks every buffer once and then calls them
+without the GIL. setup.py compiles it once per instruction-set level (fastnn._kernels_*),
+and fastnn/_dispatch.py loads the best one the CPU runs.
+
+A network of L layers is described once by a Plan (sizes, activation codes, loss code and
+where each W[l] and b[l] sits in the flat parameter vector). Activations and deltas of all
+layers live packed in two flat workspaces owned by the caller: for a batch of m rows,
+layer l's (m x n_l) block starts at m * unit_offset[l]. Nothing is allocated per call.
+
+`threads` is the most threads a call may use; the policy of _team.pxd decides, phase by
+phase, how many it does use. Callers make the BLAS behind scipy run one thread per call.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport isfinite
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+
+from _activations cimport add_bias_activate, multiply_derivative, column_sums
+from _fmath cimport exp_nonpositive
+from _losses cimport output_rows
+from _optim cimport update
+from _passes cimport NetLayout, forward_pass, backward_pass
+from _team cimport ELEMENT_WORK, parts_for, share_start
+
+cdef extern from *:
+    """
+    #ifndef FASTNN_VARIANT
+    #define FASTNN_VARIANT "generic"
+    #endif
+    #ifdef _OPENMP
+    #define FASTNN_OPENMP 1
+    #else
+    #define FASTNN_OPENMP 0
+    #endif
+    /* The instruction-set level this CPU runs: 3 for x86-64-v3 (AVX2, FMA, BMI2, ...),
+       1 for baseline x86-64, 0 elsewhere. The checks include the OS's support for AVX. */
+    static int fastnn_cpu_level(void) {
+    #if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2")
+                && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi")
+                && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c")
+                && __builtin_cpu_supports("movbe"))
+            return 3;
+        return 1;
+    #else
+        return 0;
+    #endif
+    }
+    """
+    const char* FASTNN_VARIANT
+    int FASTNN_OPENMP
+    int fastnn_cpu_level() noexcept nogil
+
+#: the instruction-set variant this module was compiled for, and whether it has OpenMP
+VARIANT = FASTNN_VARIANT.decode()
+OPENMP = bool(FASTNN_OPENMP)
+
+
+def cpu_level():
+    """3 when the CPU (and OS) run x86-64-v3 code, 1 for baseline x86-64, 0 elsewhere."""
+    return fastnn_cpu_level()
+
+
+cdef class Plan:
+    """The C description of a network's layers; built once per Network."""
+    cdef NetLayout c
+
+    def __cinit__(self, sizes, activations, int loss, w_offsets, b_offsets, Py_ssize_t n_params):
+        cdef int L = len(sizes) - 1, l
+        if L < 1 or len(activations) != L or len(w_offsets) != L or len(b_offsets) != L:
+            raise ValueError("inconsistent layer description")
+        self.c.n_layers = L
+        self.c.loss = loss
+        self.c.n_params = n_params
+        self.c.sizes = <int*> malloc((L + 1) * sizeof(int))
+        self.c.act = <int*> malloc(L * sizeof(int))
+        self.c.w_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
+        self.c.b_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
+        self.c.unit_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
+        if not (self.c.sizes and self.c.act and self.c.w_off and self.c.b_off and self.c.unit_off):
+            raise MemoryError()
+        self.c.n_units = 0
+        self.c.loss_scale = 1.0
+        for l in range(L + 1):
+            self.c.sizes[l] = sizes[l]
+            if sizes[l] < 1:
+                raise ValueError("every layer needs at least one unit")
+        for l in range(L):
+            self.c.act[l] = activations[l]
+            self.c.w_off[l] = w_offsets[l]
+            self.c.b_off[l] = b_offsets[l]
+            self.c.unit_off[l] = self.c.n_units
+            self.c.n_units += sizes[l + 1]
+            # the kernels trust these offsets: make sure every block lies inside params
+            if <Py_ssize_t> sizes[l] * sizes[l + 1] > 2147483647:
+                raise ValueError(f"layer {l} has over 2**31 weights")
+            if (w_offsets[l] < 0 or w_offsets[l] + sizes[l] * sizes[l + 1] > n_params
+                    or b_offsets[l] < -1 or b_offsets[l] + sizes[l + 1] > n_params):
+                raise ValueError("parameter block outside the parameter vector")
+
+    def __dealloc__(self):
+        free(self.c.sizes)
+        free(self.c.act)
+        free(self.c.w_off)
+        free(self.c.b_off)
+        free(self.c.unit_off)
+
+    @property
+    def loss_scale(self):
+        """Factor on J's data term only (the gradient is not scaled): scikit-learn reports
+        its squared error averaged over the outputs while its gradient sums them."""
+        return self.c.loss_scale
+
+    @loss_scale.setter
+    def loss_scale(self, double value):
+        self.c.loss_scale = value
+
+    @property
+    def n_units(self):
+        """Units in all layers but the input: the workspace needs m * n_units entries."""
+        return self.c.n_units
+
+
+cdef int check(Plan plan, Py_ssize_t n_params, Py_ssize_t m, Py_ssize_t n_features,
+               Py_ssize_t acts_size, int threads) except -1:
+    """The boundary check that makes the unchecked passes safe."""
+    if n_params != plan.c.n_params:
+        raise ValueError(f"params has {n_params} entries, the network has {plan.c.n_params}")
+    if m < 1:
+        raise ValueError("X has no rows")
+    if n_features != plan.c.sizes[0]:
+        raise ValueError(f"X has {n_features} features, the network expects {plan.c.sizes[0]}")
+    if acts_size < m * plan.c.n_units:
+        raise ValueError(f"workspace has {acts_size} entries, {m * plan.c.n_units} needed")
+    if m > 2147483647 // max(plan.c.n_units, 1):
+        raise ValueError("batch too large for one call: split it")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    return 0
+
+
+cdef int check_targets(Plan plan, Py_ssize_t m, Py_ssize_t y_rows, Py_ssize_t y_cols,
+                       Py_ssize_t n_weights) except -1:
+    if y_rows != m or y_cols != plan.c.sizes[plan.c.n_layers]:
+        raise ValueError("Y must have one row per row of X and one column per output")
+    if n_weights >= 0 and n_weights != m:
+        raise ValueError("sample_weight must have one entry per row of X")
+    return 0
+
+
+def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
+            floating[::1] acts, int threads=1):
+    """Fill acts with every layer's activations for the rows of X (output block last)."""
+    check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
+    with nogil:
+        forward_pass(&plan.c, &params[0], &X[0, 0], <int> X.shape[0], &acts[0], True, threads)
+
+
+def loss(Plan plan, const floating[::1] params, const floating[:, ::1] X,
+         const floating[:, ::1] Y, floating[::1] acts, double weight_decay=0.0,
+         const floating[::1] sample_weight=None, int threads=1):
+    """J for (X, Y) without gradients; acts receives the activations."""
+    check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
+    check_targets(plan, X.shape[0], Y.shape[0], Y.shape[1],
+                  sample_weight.shape[0] if sample_weight is not None else -1)
+    cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
+    cdef double J
+    with nogil:
+        J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], w, <int> X.shape[0],
+                          <floating> weight_decay, &acts[0], <floating*> NULL, <floating*> NULL,
+                          threads)
+    return J
+
+
+def backward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
+             const floating[:, ::1] Y, floating[::1] acts, floating[::1] deltas,
+             floating[::1] grad, double weight_decay=0.0, const floating[::1] sample_weight=None,
+             int threads=1):
+    """J for (X, Y); acts, deltas and grad receive activations, node deltas and dJ/dparams.
+    With sample_weight, J = (1/m) sum_i w_i L_i (+ the decay term)."""
+    check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
+    check_targets(plan, X.shape[0], Y.shape[0], Y.shape[1],
+                  sample_weight.shape[0] if sample_weight is not None else -1)
+    if deltas.shape[0] < X.shape[0] * plan.c.n_units:
+        raise ValueError("deltas workspace too small")
+    if grad.shape[0] != plan.c.n_params:
+        raise ValueError(f"grad has {grad.shape[0]} entries, the network has {plan.c.n_params}")
+    cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
+    cdef double J
+    with nogil:
+        J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], w, <int> X.shape[0],
+                          <floating> weight_decay, &acts[0], &deltas[0], &grad[0], threads)
+    return J
+
+
+# -- optimizer steps ----------------------------------------------------------------------------
+
+# pieces of the flat parameter vector start on whole cache lines
+cdef enum:
+    UPDATE_ALIGN = 64
+
+
+cdef inline void update_all(int kind, const double* hyper, floating* params,
+                            const floating* grad, floating* state, Py_ssize_t n, long t,
+                            double lr, int threads) noexcept nogil:
+    """One update of every parameter, the vector split into contiguous pieces."""
+    cdef int p, parts = parts_for(n, ELEMENT_WORK, n, UPDATE_ALIGN, threads)
+    cdef Py_ssize_t lo, hi
+    if parts == 1:
+        update(kind, hyper, params, grad, state, n, n, t, lr)
+        return
+    for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+        lo = piece_start(p, parts, n)
+        hi = piece_start(p + 1, parts, n)
+        update(kind, hyper, params + lo, grad + lo, state + lo, n, hi - lo, t, lr)
+
+
+cdef inline Py_ssize_t piece_start(int part, int parts, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t blocks = (n + UPDATE_ALIGN - 1) // UPDATE_ALIGN
+    cdef Py_ssize_t start = blocks * part // parts * UPDATE_ALIGN
+    return start if start < n else n
+
+
+def step(int kind, const double[::1] hyper, floating[::1] params, const floating[::1] grad,
+         floating[:, ::1] state, long t, double lr, int threads=1):
+    """params <- one update of rule `kind` (fastnn.optim's codes) at step t (1-based)."""
+    cdef Py_ssize_t n = params.shape[0]
+    if grad.shape[0] != n or state.shape[1] != n or state.shape[0] < 3 or hyper.shape[0] < 6:
+        raise ValueError("grad must match params; state must be (3, n_params); hyper has 6 entries")
+    if t < 1:
+        raise ValueError("t counts steps from 1")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    if n == 0:
+        return
+    with nogil:
+        update_all(kind, &hyper[0], &params[0], &grad[0], &state[0, 0], n, t, lr, threads)
+
+
+# -- training: whole runs of epochs per call ----------------------------------------------------
+
+cdef inline void gather_rows(const floating* X, const floating* Y, const Py_ssize_t* rows,
+                             int m, Py_ssize_t n_in, Py_ssize_t n_out, floating* X_batch,
+                             floating* Y_batch, int threads) noexcept nogil:
+    """X_batch[r] = X[rows[r]], Y_batch[r] = Y[rows[r]] for r < m."""
+    cdef int p, r, r0, r1, parts = parts_for(m * (n_in + n_out), ELEMENT_WORK, m, 1, threads)
+    if parts == 1:
+        copy_rows(X, Y, rows, 0, m, n_in, n_out, X_batch, Y_batch)
+        return
+    for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+        r0 = share_start(p, parts, m, 1)
+        r1 = share_start(p + 1, parts, m, 1)
+        copy_rows(X, Y, rows, r0, r1, n_in, n_out, X_batch, Y_batch)
+
+
+cdef inline void copy_rows(const floating* X, const floating* Y, const Py_ssize_t* rows, int r0,
+                           int r1, Py_ssize_t n_in, Py_ssize_t n_out, floating* X_batch,
+                           floating* Y_batch) noexcept nogil:
+    cdef int r
+    for r in range(r0, r1):
+        memcpy(X_batch + r * n_in, X + rows[r] * n_in, n_in * sizeof(floating))
+        memcpy(Y_batch + r * n_out, Y + rows[r] * n_out, n_out * sizeof(floating))
+
+
+def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
+               const floating[:, ::1] Y, const Py_ssize_t[:, ::1] order, int batch_size,
+               int kind, const double[::1] hyper, floating[:, ::1] state, long t,
+               const double[::1] lrs, double weight_decay, floating[::1] grad,
+               floating[::1] acts, floating[::1] deltas, floating[:, ::1] X_batch,
+               floating[:, ::1] Y_batch, floating[::1] snapshot, double[::1] losses,
+               bint decay_per_row=False, const floating[::1] sample_weight=None,
+               floating[::1] weight_batch=None, int threads=1):
+    """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
+    batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
+    loss (weighted by batch length), each batch's loss taken before its update.
+
+    With decay_per_row, each batch of m rows uses weight_decay / m (scikit-learn's alpha).
+    With sample_weight (one per row), a batch's cost is sum_i w_i L_i / sum_i w_i (and its
+    decay, with decay_per_row, weight_decay / sum_i w_i), as scikit-learn weighs samples;
+    weight_batch is the scratch row for a batch's weights.
+
+    The caller (fastnn/training.py) decides the epochs' row orders (from its seeded NumPy
+    Generator) and learning rates, so the compiled and the Python loop see the same draws.
+
+    Returns (epochs_done, t, diverged_step): on a non-finite loss, params are restored from
+    the start of that epoch and diverged_step is the step within the epoch (else -1).
+    """
+    cdef const NetLayout* net = &plan.c
+    cdef Py_ssize_t n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
+    cdef Py_ssize_t n_params = params.shape[0], n_epochs = lrs.shape[0]
+    cdef bint full = batch_size >= n
+    cdef Py_ssize_t e, i, start, stop, r, step, diverged = -1, done = n_epochs
+    cdef double J, total, weight_sum
+    cdef int m
+    cdef const floating* w = NULL
+    cdef const floating* x_rows
+    cdef const floating* y_rows
+    cdef int rows = <int> (n if full else batch_size)
+    # the passes trust these sizes: check every buffer once
+    if (net.n_params != n_params or net.sizes[0] != n_in or net.sizes[net.n_layers] != n_out
+            or Y.shape[0] != n or n < 1 or batch_size < 1 or grad.shape[0] != n_params
+            or snapshot.shape[0] != n_params or state.shape[1] != n_params or state.shape[0] < 3
+            or hyper.shape[0] < 6 or losses.shape[0] < n_epochs
+            or acts.shape[0] < rows * net.n_units or deltas.shape[0] < rows * net.n_units
+            or rows > 2147483647 // max(net.n_units, 1) or threads < 1):
+        raise ValueError("run_epochs: buffers do not match the network")
+    if not full and (X_batch.shape[0] < batch_size or X_batch.shape[1] != n_in
+                     or Y_batch.shape[0] < batch_size or Y_batch.shape[1] != n_out
+                     or order.shape[0] < n_epochs or order.shape[1] != n):
+        raise ValueError("run_epochs: batch buffers or row orders do not match")
+    cdef bint weighted = sample_weight is not None
+    if weighted and (sample_weight.shape[0] != n or weight_batch is None
+                     or weight_batch.shape[0] < rows):
+        raise ValueError("run_epochs: sample_weight must have one entry per row, weight_batch "
+                         "one per batch row")
+    if not full:
+        for e in range(n_epochs):
+            for i in range(n):
+                if not 0 <= order[e, i] < n:
+                    raise IndexError(f"row order {order[e, i]} outside [0, {n})")
+    with nogil:
+        for e in range(n_epochs):
+            if not full:  # a full batch is one step: the loss is checked before its update
+                memcpy(&snapshot[0], &params[0], n_params * sizeof(floating))
+            total = 0
+            start = 0
+            step = 0
+            while start < n:
+                if full:
+                    m = <int> n
+                    x_rows, y_rows = &X[0, 0], &Y[0, 0]
+                else:
+                    stop = start + batch_size if start + batch_size < n else n
+                    m = <int> (stop - start)
+                    gather_rows(&X[0, 0], &Y[0, 0], &order[e, start], m, n_in, n_out,
+                                &X_batch[0, 0], &Y_batch[0, 0], threads)
+                    x_rows, y_rows = &X_batch[0, 0], &Y_batch[0, 0]
+                weight_sum = m
+                if weighted:  # w_i m / sum(w): the kernel's (1/m) sum w_i L_i is then sklearn's
+                    weight_sum = 0
+                    for r in range(m):
+                        weight_batch[r] = sample_weight[start + r if full else order[e, start + r]]
+                        weight_sum += weight_batch[r]
+                    for r in range(m):
+                        weight_batch[r] = <floating> (weight_batch[r] * m / weight_sum)
+                    w = &weight_batch[0]
+                J = backward_pass(net, &params[0], x_rows, y_rows, w, m,
+                                  <floating> (weight_decay / weight_sum if decay_per_row else weight_decay),
+                                  &acts[0], &deltas[0], &grad[0], threads)
+                if not isfinite(J):
+                    if not full:
+                        memcpy(&params[0], &snapshot[0], n_params * sizeof(floating))
+                    losses[e] = J
+                    diverged = step
+                    break
+                t += 1
+                update_all(kind, &hyper[0], &params[0], &grad[0], &state[0, 0], n_params, t,
+                           lrs[e], threads)
+                total += J * m
+                start += m
+                step += 1
+            if diverged >= 0:
+                done = e
+                break
+            losses[e] = total / n
+    return done, t, diverged
+
+
+# -- twins of the element-wise kernels, so tests can call them directly ----------------------
+
+def exp_nonpositive_(floating[::1] x):
+    """In place: x <- e^x for x <= 0 (the activations' and losses' exponential)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            x[i] = exp_nonpositive(x[i])
+
+
+def activate_(int act, floating[:, ::1] z, const floating[::1] bias=None):
+    """In place: z <- f(z + bias) for the activation code `act` (see fastnn.activations)."""
+    if bias is not None and bias.shape[0] != z.shape[1]:
+        raise ValueError(f"bias has {bias.shape[0]} entries, z has {z.shape[1]} columns")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    cdef const floating* b = &bias[0] if bias is not None else NULL
+    with nogil:
+        add_bias_activate(act, &z[0, 0], <int> z.shape[0], <int> z.shape[1], <int> z.shape[1], b)
+
+
+def multiply_derivative_(int act, floating[:, ::1] delta, const floating[:, ::1] a,
+                         floating[::1] grad_bias=None):
+    """In place: delta <- delta * f'(a); grad_bias <- delta.sum(axis=0) if given."""
+    if a.shape[0] != delta.shape[0] or a.shape[1] != delta.shape[1]:
+        raise ValueError("delta and a must have the same shape")
+    if grad_bias is not None and grad_bias.shape[0] != delta.shape[1]:
+        raise ValueError("grad_bias must have one entry per column of delta")
+    if delta.shape[0] == 0 or delta.shape[1] == 0:
+        return
+    cdef int m = <int> delta.shape[0], n = <int> delta.shape[1]
+    with nogil:
+        multiply_derivative(act, &delta[0, 0], &a[0, 0], m, n, n)
+        if grad_bias is not None:
+            column_sums(&delta[0, 0], m, n, n, &grad_bias[0])
+
+
+def output_layer_(int loss, int act, floating[:, ::1] z, const floating[:, ::1] y,
+                  floating[:, ::1] delta=None, const floating[::1] bias=None,
+                  floating[::1] grad_bias=None):
+    """In place: z <- a = f(z + bias); delta <- dL/dz / m. Returns sum_i L(y_i, a_i)."""
+    cdef int m = <int> z.shape[0], n = <int> z.shape[1]
+    if y.shape[0] != m or y.shape[1] != n:
+        raise ValueError("y must have the shape of z")
+    if delta is not None and (delta.shape[0] != m or delta.shape[1] != n):
+        raise ValueError("delta must have the shape of z")
+    if bias is not None and bias.shape[0] != n:
+        raise ValueError("bias must have one entry per column of z")
+    if grad_bias is not None and (grad_bias.shape[0] != n or delta is None):
+        raise ValueError("grad_bias needs delta and one entry per column of z")
+    if m == 0 or n == 0:
+        return 0.0
+    cdef floating* d = &delta[0, 0] if delta is not None else NULL
+    cdef const floating* b = &bias[0] if bias is not None else NULL
+    cdef double total
+    with nogil:
+        total = output_rows(loss, act, &z[0, 0], b, &y[0, 0], NULL, m, n, <floating> (1.0 / m), d)
+        if grad_bias is not None:
+            column_sums(d, m, n, n, &grad_bias[0])
+    return total

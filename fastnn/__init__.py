@@ -3,6 +3,7 @@ from . import optim, schedules
 from .gradcheck import gradcheck
 from .history import History, StopTraining, TrainingDiverged
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .config import config, show_config
 from .io import ModelFileError, load, save
 from .network import Backprop, Network
 
@@ -16,5 +17,6 @@ def __getattr__(name):
         return getattr(_sklearn, name)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
 __all__ = ["Backprop", "Checkpoint", "History", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
-           "load", "load_checkpoint", "optim", "save", "save_checkpoint", "schedules",
+           "config", "load", "load_checkpoint", "optim", "save", "save_checkpoint", "schedules",
+           "show_config",
            "__version__"]

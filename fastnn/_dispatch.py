@@ -6,6 +6,7 @@ fastnn._kernels_generic off x86-64). At first use the best one this CPU runs is 
 native, then x86-64-v3 where the CPU has AVX2 and FMA, then the baseline. The environment
 variable FASTNN_KERNELS=<variant> (x86-64, x86-64-v3, native, generic) picks one by name.
 """
+import contextlib
 import functools
 import importlib
 import os
@@ -48,11 +49,32 @@ def available():
     return [variant for variant in built() if _cpu_level() >= NEEDS[variant]]
 
 
-@functools.lru_cache(maxsize=None)
+_override = []
+
+
+@contextlib.contextmanager
+def using(variant):
+    """Within the block, networks (and optimizer steps) built use `variant`'s kernels: for
+    tests, which check every variant this CPU runs against the NumPy backend."""
+    module = kernels(variant)
+    _override.append(module)
+    try:
+        yield module
+    finally:
+        _override.pop()
+
+
 def kernels(variant=None):
     """The kernels module of `variant` (default: FASTNN_KERNELS, else the best available)."""
     if variant is None:
+        if _override:
+            return _override[-1]
         variant = os.environ.get("FASTNN_KERNELS", "").strip() or None
+    return _load(variant)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(variant):
     if variant is not None:
         if variant not in ORDER:
             raise ValueError(f"unknown kernel variant {variant!r}; choose one of {', '.join(ORDER)}")

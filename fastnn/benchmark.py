@@ -1,189 +1,412 @@
-"""`fastnn bench`: the four workloads of the benchmarking guide, every contender timed in
-one process, interleaved (A B C A B C ...) after a warm-up, medians reported.
+"""`fastnn bench`: the four workloads of the benchmarking guide, every contender timed in the
+same run, interleaved (A B C A B C ...) after a warm-up, medians reported.
 
-Contenders: fastnn (compiled), the NumPy backend (the baseline every ratio refers to), and,
-when installed, scikit-learn's MLPClassifier, PyTorch on the CPU and JAX (jit). All get the
-same data, sizes, dtype and BLAS thread count (threadpoolctl; torch.set_num_threads).
+The process is pinned to N cores (os.sched_setaffinity) and every contender gets exactly N
+threads. Each contender runs in a worker process of its own, configured before its library
+is imported (XLA reads its thread flags only then; OpenBLAS its thread count at load): the
+BLAS libraries through OPENBLAS_NUM_THREADS and threadpoolctl, PyTorch through
+torch.set_num_threads, JAX through XLA_FLAGS and the affinity mask, fastnn through threads=N.
+The workers inherit the pinning. Only one runs at a time; the others wait on a pipe.
+
+Contenders (fastnn/_contenders.py): fastnn, its NumPy backend (the baseline every ratio
+refers to), and, when installed, scikit-learn's MLPClassifier, PyTorch on the CPU and JAX.
+Each row reports the speed, the ratio to the NumPy backend, the arithmetic rate (GFLOP/s:
+the layer products of a step, 2 flops per multiply-add) and its share of the machine's
+GEMM peak (N times the single-core GEMM rate measured at the start of the run).
 """
 import json
+import multiprocessing
 import os
-import platform
 import statistics
 import time
 
-import numpy as np
+from . import _contenders
 
-from .network import Network
-from .optim import SGD, Adam
+WORKLOADS = {"tiny": ("float64",), "small": ("float32", "float64"),
+             "medium": ("float32", "float64"), "large": ("float32",)}
+DESCRIPTIONS = {"tiny": "3-4-1 sigmoid, full-batch SGD (seed 004's XOR)",
+                "small": "digits 64-64-10 relu/softmax, Adam",
+                "medium": "784-256-128-10 relu/softmax, Adam, one epoch",
+                "large": "4096-4096-4096-10 relu/softmax, forward + backward"}
+# worker process of each contender ("gemm floor": the large step's products alone)
+WORKER_OF = {"fastnn": "fastnn", "gemm floor": "fastnn", "numpy": "numpy",
+             "scikit-learn": "scikit-learn", "pytorch": "pytorch", "jax": "jax"}
+PAUSE = 0.02  # seconds between timed calls, so a contender's idle threads stop spinning
 
 
-def _median_times(contenders, rounds):
-    """Median seconds of each callable, run interleaved after one warm-up call each."""
-    for run in contenders.values():
-        run()
-    times = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, run in contenders.items():
+def flops_per_sample(layers):
+    """Training flops per sample: forward and weight-gradient products of every layer and the
+    input-gradient product of every layer but the first, 2 flops per multiply-add."""
+    products = [a * b for a, b in zip(layers[:-1], layers[1:])]
+    return 2 * (2 * products[0] + 3 * sum(products[1:]))
+
+
+def _layers(workload, quick):
+    if workload == "tiny":
+        return (3, 4, 1)
+    if workload == "small":
+        return (64, 64, 10)
+    if workload == "large":
+        return _contenders.large_layers(quick)[0]
+    return _contenders.MEDIUM_LAYERS
+
+
+def _work(workload, quick, batch):
+    """(units of one timed call, unit name, samples through the network per call)."""
+    if workload == "tiny":
+        steps = _contenders.tiny_steps(quick)
+        return steps, "steps", 4 * steps
+    if workload == "small":
+        n = 1347 * _contenders.small_epochs(quick)
+        return n, "samples", n
+    if workload == "large":
+        rows = _contenders.large_layers(quick)[1]
+        return rows, "samples", rows
+    n = _contenders.medium_rows(quick)
+    return n, "samples", n
+
+
+def _batch(workload, batch):
+    return {"tiny": 4, "small": 200, "large": None}.get(workload, batch)
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+def _configure_threads(threads):
+    """Thread settings that libraries read when they are first imported."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    # one thread: XLA's Eigen pool off; more: its pool sizes itself from the affinity mask
+    os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'} "
+                               f"intra_op_parallelism_threads={threads}")
+
+
+def _floor(quick, dtype, threads):
+    """The layer products of one large forward + backward pass alone, through the BLAS
+    fastnn calls (scipy's)."""
+    import numpy as np
+    from scipy.linalg import blas
+
+    layers, rows = _contenders.large_layers(quick)
+    X, _, _ = _contenders.classification(layers, rows, dtype)
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((a, b)).astype(dtype) for a, b in zip(layers[:-1], layers[1:])]
+    gemm = blas.sgemm if dtype == "float32" else blas.dgemm
+    outputs = [np.empty((W.shape[1], rows), dtype, order="F") for W in weights]
+    grads = [np.empty((W.shape[1], W.shape[0]), dtype, order="F") for W in weights]
+    inputs = [np.empty((W.shape[0], rows), dtype, order="F") for W in weights]
+
+    def run():
+        a = X.T  # rows as Fortran columns: the row-major products without copies
+        for l, W in enumerate(weights):
+            gemm(1.0, W.T, a, c=outputs[l], overwrite_c=True)                        # forward
+            gemm(1.0, outputs[l], a, trans_b=True, c=grads[l], overwrite_c=True)     # weight grad
+            if l > 0:
+                gemm(1.0, W, outputs[l], c=inputs[l], overwrite_c=True)              # input grad
+            a = outputs[l]
+    return run
+
+
+def _worker(connection, worker, threads):
+    """A contender's process: set threads, then build and time callables on request."""
+    _configure_threads(threads)
+    from threadpoolctl import threadpool_limits
+
+    import numpy  # noqa: F401  (load the BLAS libraries so the limits reach them)
+    import scipy.linalg  # noqa: F401
+    limits = threadpool_limits(limits=threads)  # noqa: F841  (kept for the process's life)
+    if worker == "pytorch":
+        import torch
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(1)
+    run = None
+    while True:
+        message = connection.recv()
+        if message[0] == "stop":
+            break
+        if message[0] == "setup":
+            _, name, workload, dtype, batch, quick = message
+            try:
+                run = (_floor(quick, dtype, threads) if name == "gemm floor" else
+                       _contenders.CONTENDERS[name](workload, dtype, batch, quick, threads))
+                if run is None:
+                    connection.send(("skip", "not part of this workload"))
+                    continue
+                run()  # warm-up: compilation, workspaces, caches
+                connection.send(("ready",))
+            except Exception as exc:  # reported in the table's notes, the run goes on
+                run = None
+                connection.send(("error", f"{type(exc).__name__}: {exc}"))
+        elif message[0] == "run":
             start = time.perf_counter()
             run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+            connection.send(("time", time.perf_counter() - start))
 
 
-def _optional(name):
+class _Workers:
+    """One worker process per contender library, started with the spawn method (a fresh
+    interpreter: nothing imported before its thread settings)."""
+
+    def __init__(self, names, threads, log):
+        context = multiprocessing.get_context("spawn")
+        self.processes, self.connections = {}, {}
+        for worker in sorted({WORKER_OF[name] for name in names}):
+            parent, child = context.Pipe()
+            process = context.Process(target=_worker, args=(child, worker, threads), daemon=True)
+            process.start()
+            self.processes[worker], self.connections[worker] = process, parent
+        self.log = log
+
+    def ask(self, name, *message):
+        connection = self.connections[WORKER_OF[name]]
+        connection.send(message)
+        return connection.recv()
+
+    def close(self):
+        for worker, connection in self.connections.items():
+            try:
+                connection.send(("stop",))
+            except OSError:
+                pass
+        for process in self.processes.values():
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+
+
+def installed(name):
+    """Whether a contender's library can be imported (without importing it)."""
+    import importlib.util
+    return importlib.util.find_spec(_contenders.NEEDS.get(name, "fastnn")) is not None
+
+
+def gemm_rates(dtypes):
+    """Single-core GEMM rate (GFLOP/s) per dtype: the best of a few 1024^3 products through
+    the BLAS fastnn calls, on one thread."""
+    import numpy as np
+    from scipy.linalg import blas
+    from threadpoolctl import threadpool_limits
+
+    rates = {}
+    with threadpool_limits(limits=1):
+        for dtype in dtypes:
+            A = np.asfortranarray(np.random.default_rng(0).standard_normal((1024, 1024)), dtype)
+            gemm = blas.sgemm if dtype == "float32" else blas.dgemm
+            gemm(1.0, A, A)
+            best = min(_timed(lambda: gemm(1.0, A, A)) for _ in range(5))
+            rates[dtype] = 2 * 1024 ** 3 / best / 1e9
+    return rates
+
+
+def _timed(call):
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def pin(cores):
+    """Pin this process to `cores` of the cores it may use (the first ones); returns the
+    previous affinity and the cores chosen."""
+    available = sorted(os.sched_getaffinity(0))
+    if cores is None:
+        cores = len(available)
+    if not 1 <= cores <= len(available):
+        raise ValueError(f"--cores must lie in 1..{len(available)} (the cores this process may "
+                         f"use); got {cores}")
+    chosen = available[:cores]
+    os.sched_setaffinity(0, chosen)
+    return set(available), chosen
+
+
+def run(quick=False, cores=None, workloads=None, batches=(32,), rounds=None, log=print):
+    """Time every workload with the process pinned to `cores` cores (default: all it may use)
+    and every contender on that many threads. Returns (result rows, environment)."""
+    workloads = list(workloads or WORKLOADS)
+    previous, chosen = pin(cores)
+    threads = len(chosen)
+    rounds = rounds or (3 if quick else 5)
     try:
-        return __import__(name)
+        names = [n for n in ("fastnn", "numpy", "scikit-learn", "pytorch", "jax") if installed(n)]
+        missing = [n for n in ("scikit-learn", "pytorch", "jax") if n not in names]
+        if "large" in workloads:
+            names.append("gemm floor")
+        environment = environment_info(threads, chosen)
+        environment["missing"] = missing
+        environment["gemm_rate_gflops"] = gemm_rates(sorted({d for w in workloads for d in WORKLOADS[w]}))
+        log(f"single-core GEMM rate: " + ", ".join(f"{d} {r:.1f} GFLOP/s"
+                                                   for d, r in environment["gemm_rate_gflops"].items()))
+        workers = _Workers(names, threads, log)
+        try:
+            rows = []
+            for workload in workloads:
+                for dtype in WORKLOADS[workload]:
+                    for batch in (batches if workload == "medium" else (None,)):
+                        rows += _time_workload(workers, names, workload, dtype, batch, quick,
+                                               rounds, threads, environment, log)
+        finally:
+            workers.close()
+    finally:
+        os.sched_setaffinity(0, previous)
+    return rows, environment
+
+
+def _time_workload(workers, names, workload, dtype, batch, quick, rounds, threads, environment, log):
+    batch = _batch(workload, batch)
+    ready, notes = [], {}
+    for name in names:
+        if name == "gemm floor" and workload != "large":
+            continue
+        reply = workers.ask(name, "setup", name, workload, dtype, batch, quick)
+        if reply[0] == "ready":
+            ready.append(name)
+        elif reply[0] == "error":
+            notes[name] = reply[1]
+    label = f"{workload} {dtype}" + (f" batch {batch}" if workload == "medium" else "")
+    log(f"  {label}: {', '.join(ready)}" + "".join(f"; {n} failed: {m}" for n, m in notes.items()))
+    times = {name: [] for name in ready}
+    for _ in range(rounds):
+        for name in ready:
+            time.sleep(PAUSE)
+            times[name].append(workers.ask(name, "run")[1])
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    units, unit, samples = _work(workload, quick, batch)
+    flops = flops_per_sample(_layers(workload, quick)) * samples
+    peak = threads * environment["gemm_rate_gflops"][dtype]
+    rows = []
+    for name, seconds in medians.items():
+        row = {"workload": workload, "dtype": dtype, "batch": batch, "contender": name,
+               "seconds": seconds, "rounds": rounds,
+               "speedup_vs_numpy": medians["numpy"] / seconds if "numpy" in medians else None,
+               "gflops": flops / seconds / 1e9}
+        row["share_of_peak"] = row["gflops"] / peak
+        if unit == "steps":
+            row["us_per_step"] = seconds / units * 1e6
+        else:
+            row["samples_per_s"] = units / seconds
+        if workload == "large" and name == "fastnn" and "gemm floor" in medians:
+            row["gemm_share"] = medians["gemm floor"] / seconds
+        rows.append(row)
+    for name, message in notes.items():
+        rows.append({"workload": workload, "dtype": dtype, "batch": batch, "contender": name,
+                     "error": message})
+    return rows
+
+
+def environment_info(threads, cores):
+    """Machine, library versions, kernel build, BLAS and the thread settings of the run."""
+    import platform
+
+    from .config import config
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for distribution in ("scipy", "scikit-learn", "threadpoolctl", "torch", "jax", "jaxlib"):
+        try:
+            versions[distribution] = version(distribution)
+        except PackageNotFoundError:
+            pass
+    info = config()
+    info.update(threads=threads, pinned_cores=list(cores), versions=versions,
+                date=time.strftime("%Y-%m-%d"), platform=platform.platform())
+    return info
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+def _speed(row):
+    if "us_per_step" in row:
+        return f"{row['us_per_step']:.3f} us/step"
+    value = row["samples_per_s"]
+    return f"{value / 1e6:.2f} M samples/s" if value >= 1e6 else f"{value / 1e3:.1f} k samples/s"
+
+
+def table(rows, environment=None):
+    """The results as one text table, with what the columns mean underneath."""
+    lines = [f"{'workload':<9}{'dtype':<9}{'batch':>6}  {'contender':<14}{'speed':>20}{'vs numpy':>10}"
+             f"{'GFLOP/s':>9}{'of peak':>9}"]
+    for row in rows:
+        batch = "" if row["batch"] is None else str(row["batch"])
+        if "error" in row:
+            lines.append(f"{row['workload']:<9}{row['dtype']:<9}{batch:>6}  {row['contender']:<14}"
+                         f"  failed: {row['error']}")
+            continue
+        ratio = f"{row['speedup_vs_numpy']:.2f}x" if row["speedup_vs_numpy"] else ""
+        extra = f"  GEMM share {row['gemm_share']:.2f}" if "gemm_share" in row else ""
+        lines.append(f"{row['workload']:<9}{row['dtype']:<9}{batch:>6}  {row['contender']:<14}"
+                     f"{_speed(row):>20}{ratio:>10}{row['gflops']:>9.1f}{row['share_of_peak']:>8.0%}"
+                     f"{extra}")
+    lines.append("vs numpy: speed over fastnn's NumPy backend (the same maths in plain NumPy) in "
+                 "this run; GFLOP/s: the step's layer products (2 flops per multiply-add) per "
+                 "second; of peak: share of the cores' GEMM rate (threads x the single-core "
+                 "rate); GEMM share: the large step's products alone / the whole step.")
+    if environment and environment.get("missing"):
+        lines.append(f"not installed, so not timed: {', '.join(environment['missing'])}")
+    return "\n".join(lines)
+
+
+def write_json(path, rows, environment, quick):
+    """Every figure with the machine, versions, kernel build, BLAS and thread settings."""
+    document = {"environment": environment, "quick": quick, "results": rows}
+    from .io import write_text_atomically
+    write_text_atomically(path, json.dumps(document, indent=2, default=str))
+
+
+def plot(path, rows, environment):
+    """A bar chart of each contender's speed-up over the NumPy backend, one group per row of
+    the table, values on the bars; the title names the machine, threads and date."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
     except ImportError:
-        return None
+        raise ImportError('--plot needs matplotlib: pip install ".[plot]" in the fastnn '
+                          "checkout") from None
+    import numpy as np
 
-
-# -- workloads: each returns {contender: callable} and the units of work one call does ------
-
-def _tiny(quick, dtype):
-    X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=dtype)
-    Y = np.array([[0], [1], [1], [0]], dtype=dtype)
-    steps = 2_000 if quick else 10_000
-
-    def fastnn_run(backend):
-        def run():
-            net = Network([3, 4, 1], bias=False, init="uniform", seed=np.random.RandomState(1),
-                          dtype=dtype, backend=backend)
-            net.fit(X, Y, optimizer=SGD(lr=4.0), epochs=steps, batch_size=None, threads=1)
-        return run
-
-    contenders = {"fastnn": fastnn_run("cython"), "numpy": fastnn_run("numpy")}
-    start_weights = [W.astype(dtype) for W in _seed_004_weights()]
-    torch = _optional("torch")
-    if torch is not None:
-        Xt, Yt = torch.tensor(X), torch.tensor(Y)
-
-        def torch_run():
-            W0, W1 = (torch.tensor(W, requires_grad=True) for W in start_weights)
-            opt = torch.optim.SGD([W0, W1], lr=4.0)
-            for _ in range(steps):
-                opt.zero_grad()
-                (0.5 * ((torch.sigmoid(torch.sigmoid(Xt @ W0) @ W1) - Yt) ** 2).sum() / 4).backward()
-                opt.step()
-        contenders["pytorch"] = torch_run
-    jax = _optional("jax")
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-        jnp = jax.numpy
-        Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
-
-        def loss(w):
-            return 0.5 * jnp.sum((jax.nn.sigmoid(jax.nn.sigmoid(Xj @ w[0]) @ w[1]) - Yj) ** 2) / 4
-
-        grad = jax.grad(loss)
-        train = jax.jit(lambda w: jax.lax.fori_loop(
-            0, steps, lambda _, w: tuple(a - 4.0 * b for a, b in zip(w, grad(w))), w))
-        start = tuple(jnp.asarray(W) for W in start_weights)
-        contenders["jax"] = lambda: train(start)[0].block_until_ready()
-    return contenders, steps, "steps"
-
-
-def _seed_004_weights():
-    """iamtrask's starting weights: np.random.seed(1), then syn0 (3 x 4) and syn1 (4 x 1)."""
-    rs = np.random.RandomState(1)
-    return 2 * rs.random_sample((3, 4)) - 1, 2 * rs.random_sample((4, 1)) - 1
-
-
-def _classification(layers, rows, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((rows, layers[0])).astype(dtype)
-    y = rng.integers(0, layers[-1], rows)
-    return X, y, np.eye(layers[-1], dtype=dtype)[y]
-
-
-def _training_contenders(X, y, Y, layers, batch_size, epochs, dtype):
-    def fastnn_run(backend):
-        def run():
-            net = Network(layers, activation="relu", output="softmax", loss="cross_entropy",
-                          dtype=dtype, backend=backend, seed=0)
-            net.fit(X, Y, optimizer=Adam(lr=1e-3), epochs=epochs, batch_size=batch_size, seed=0)
-        return run
-
-    contenders = {"fastnn": fastnn_run("cython"), "numpy": fastnn_run("numpy")}
-    if _optional("sklearn") is not None:
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
-
-        def sklearn_run():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                MLPClassifier(hidden_layer_sizes=layers[1:-1], batch_size=batch_size, max_iter=epochs,
-                              tol=0.0, n_iter_no_change=10 ** 9, random_state=0).fit(X, y)
-        contenders["scikit-learn"] = sklearn_run
-    torch = _optional("torch")
-    if torch is not None:
-        Xt, yt = torch.tensor(X), torch.tensor(y)
-
-        def torch_run():
-            torch.manual_seed(0)
-            modules = []
-            for n_in, n_out in zip(layers[:-1], layers[1:]):
-                modules += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
-            model = torch.nn.Sequential(*modules[:-1]).to(getattr(torch, dtype))
-            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-            for _ in range(epochs):
-                order = torch.randperm(len(Xt))
-                for start in range(0, len(Xt), batch_size):
-                    rows = order[start:start + batch_size]
-                    opt.zero_grad()
-                    torch.nn.functional.cross_entropy(model(Xt[rows]), yt[rows]).backward()
-                    opt.step()
-        contenders["pytorch"] = torch_run
-    return contenders
-
-
-def _small(quick, dtype):
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    X, y = (X[:1347] / 16).astype(dtype), y[:1347]
-    epochs = 5 if quick else 20
-    return (_training_contenders(X, y, np.eye(10, dtype=dtype)[y], [64, 64, 10], 200, epochs, dtype),
-            epochs * len(X), "samples")
-
-
-def _medium(quick, dtype, batch_size=32):
-    layers = [784, 256, 128, 10]
-    rows = 3_200 if quick else 60_000
-    X, y, Y = _classification(layers, rows, dtype)
-    return _training_contenders(X, y, Y, layers, batch_size, 1, dtype), rows, "samples"
-
-
-def _large(quick, dtype):
-    width, batch = (2048, 512) if quick else (4096, 1024)
-    layers = [width, width, width, 10]
-    X, y, Y = _classification(layers, batch, dtype)
-    nets = {name: Network(layers, activation="relu", output="softmax", loss="cross_entropy",
-                          dtype=dtype, backend=backend, seed=0)
-            for name, backend in (("fastnn", "cython"), ("numpy", "numpy"))}
-    grads = {name: np.empty_like(net.params) for name, net in nets.items()}
-    contenders = {name: (lambda n=net, g=grads[name]: n._backend.backward(X, Y, 0.0, g))
-                  for name, net in nets.items()}
-    torch = _optional("torch")
-    if torch is not None:
-        modules = []
-        for n_in, n_out in zip(layers[:-1], layers[1:]):
-            modules += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
-        model = torch.nn.Sequential(*modules[:-1]).to(getattr(torch, dtype))
-        Xt, yt = torch.tensor(X), torch.tensor(y)
-
-        def torch_run():
-            model.zero_grad()
-            torch.nn.functional.cross_entropy(model(Xt), yt).backward()
-        contenders["pytorch"] = torch_run
-    contenders["gemm floor"] = gemm_floor(nets["numpy"].weights, X)
-    return contenders, batch, "samples"
+    timed = [r for r in rows if "error" not in r and r["contender"] not in ("numpy", "gemm floor")]
+    groups = []
+    for r in timed:
+        key = (r["workload"], r["dtype"], r["batch"])
+        if key not in groups:
+            groups.append(key)
+    contenders = [c for c in ("fastnn", "scikit-learn", "pytorch", "jax")
+                  if any(r["contender"] == c for r in timed)]
+    figure, axes = plt.subplots(figsize=(max(7, 1.4 * len(groups) + 2), 4.5))
+    width = 0.8 / max(len(contenders), 1)
+    for k, contender in enumerate(contenders):
+        label = contender
+        for g, key in enumerate(groups):
+            row = next((r for r in timed if (r["workload"], r["dtype"], r["batch"]) == key
+                        and r["contender"] == contender), None)
+            if row is None or not row["speedup_vs_numpy"]:
+                continue
+            x = g + (k - (len(contenders) - 1) / 2) * width
+            axes.bar(x, row["speedup_vs_numpy"], width, color=f"C{k}", label=label)
+            label = None  # one legend entry per contender
+            axes.annotate(f"{row['speedup_vs_numpy']:.2g}x", (x, row["speedup_vs_numpy"]),
+                          ha="center", va="bottom", fontsize=7)
+    axes.set_xticks(range(len(groups)),
+                    [f"{w}\n{d}" + (f"\nbatch {b}" if w == "medium" else "") for w, d, b in groups])
+    axes.axhline(1.0, color="gray", linewidth=0.8)
+    axes.set_ylabel("speed-up over the NumPy backend (1 = NumPy)")
+    axes.set_yscale("log")
+    axes.legend(fontsize=8)
+    env = environment or {}
+    axes.set_title(f"fastnn bench: {env.get('cpu', '?')}, {env.get('threads', '?')} thread(s), "
+                   f"{env.get('date', '')}", fontsize=9)
+    if env.get("missing"):
+        figure.text(0.01, 0.01, f"not installed, not timed: {', '.join(env['missing'])}", fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
 
 
 def gemm_floor(weights, X):
     """A callable doing only the layer GEMMs of one forward + backward pass over X: forward,
-    weight gradient, and input gradient of every layer but the first."""
+    weight gradient, and input gradient of every layer but the first (NumPy's BLAS)."""
+    import numpy as np
+
     weights = [np.ascontiguousarray(W) for W in weights]
     outputs = [np.empty((X.shape[0], W.shape[1]), X.dtype) for W in weights]
 
@@ -196,105 +419,3 @@ def gemm_floor(weights, X):
                 outputs[l] @ W.T
             a = outputs[l]
     return run
-
-
-WORKLOADS = {"tiny": (_tiny, ("float64",)), "small": (_small, ("float32", "float64")),
-             "medium": (_medium, ("float32", "float64")), "large": (_large, ("float32",))}
-
-
-def environment(threads):
-    """Machine, library versions and BLAS as threadpoolctl sees them."""
-    import scipy.linalg  # noqa: F401  (so scipy's BLAS is listed too)
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    from . import __version__
-    with threadpool_limits(limits=threads):  # report the thread counts the run uses
-        blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
-    versions = {"fastnn": __version__, "numpy": np.__version__}
-    for name in ("scipy", "sklearn", "torch", "jax"):
-        module = _optional(name)
-        if module is not None:
-            versions[name] = module.__version__
-    return {"machine": platform.machine(), "processor": platform.processor() or platform.platform(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "versions": versions, "threads": threads,
-            "blas": [{k: info.get(k) for k in ("internal_api", "version", "architecture",
-                                                 "num_threads", "filepath")}
-                     for info in blas]}
-
-
-def run(quick=False, threads=None, workloads=None, log=print):
-    """Time every workload; returns a list of result rows (dicts)."""
-    import scipy.linalg  # noqa: F401  (load scipy's BLAS so the thread limit reaches it)
-    from threadpoolctl import threadpool_limits
-
-    torch = _optional("torch")
-    rounds = 3 if quick else 5
-    rows = []
-    with threadpool_limits(limits=threads):
-        if torch is not None and threads is not None:
-            torch.set_num_threads(threads)
-        for name in workloads or WORKLOADS:
-            build, dtypes = WORKLOADS[name]
-            for dtype in dtypes:
-                contenders, work, unit = build(quick, dtype)
-                log(f"  {name} {dtype}: {', '.join(contenders)}")
-                times = _median_times(contenders, rounds)
-                baseline = times["numpy"]
-                for contender, seconds in times.items():
-                    if contender == "gemm floor":
-                        continue
-                    row = {"workload": name, "dtype": dtype, "contender": contender,
-                           "seconds": seconds, "speedup_vs_numpy": baseline / seconds}
-                    if name == "tiny":
-                        row["us_per_step"] = seconds / work * 1e6
-                    else:
-                        row["samples_per_s"] = work / seconds
-                    if name == "large" and contender == "fastnn":
-                        row["gemm_share"] = times["gemm floor"] / seconds
-                    rows.append(row)
-    return rows
-
-
-def table(rows):
-    """The results as one text table."""
-    lines = [f"{'workload':<9}{'dtype':<9}{'contender':<14}{'speed':>16}{'vs numpy':>10}{'GEMM share':>12}"]
-    for row in rows:
-        speed = (f"{row['us_per_step']:.3f} us/step" if "us_per_step" in row
-                 else f"{row['samples_per_s']:,.0f} /s")
-        share = f"{row['gemm_share']:.2f}" if "gemm_share" in row else ""
-        lines.append(f"{row['workload']:<9}{row['dtype']:<9}{row['contender']:<14}{speed:>16}"
-                     f"{row['speedup_vs_numpy']:>9.2f}x{share:>12}")
-    return "\n".join(lines)
-
-
-def write_json(path, rows, threads, quick):
-    document = {"environment": environment(threads), "quick": quick, "results": rows}
-    with open(path, "w") as handle:
-        json.dump(document, handle, indent=2)
-
-
-def plot(path, rows):
-    """A bar chart of each contender's speed-up over the NumPy backend."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'fastnn[plot]'") from None
-    groups = sorted({(r["workload"], r["dtype"]) for r in rows},
-                    key=lambda group: (list(WORKLOADS).index(group[0]), group[1]))
-    contenders = sorted({r["contender"] for r in rows})
-    figure, axes = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(contenders)
-    for k, contender in enumerate(contenders):
-        values = [next((r["speedup_vs_numpy"] for r in rows if (r["workload"], r["dtype"]) == g
-                        and r["contender"] == contender), 0) for g in groups]
-        axes.bar(np.arange(len(groups)) + k * width, values, width, label=contender)
-    axes.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, [f"{w}\n{d}" for w, d in groups])
-    axes.set_ylabel("speed-up over the NumPy backend")
-    axes.set_yscale("log")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)

@@ -92,13 +92,19 @@ def build_parser():
 
     bench = commands.add_parser(
         "bench", help="time fastnn against the NumPy baseline and the alternatives",
-        description="Run the tiny, small, medium and large workloads, every contender "
-                    "interleaved in this process after a warm-up, and print one table.")
-    bench.add_argument("--quick", action="store_true", help="smaller sizes: about a minute on 2 cores")
-    bench.add_argument("--threads", type=_positive_int, default=None,
-                       help="BLAS (and torch) threads; default: all cores")
+        description="Run the tiny, small, medium and large workloads, every contender in a "
+                    "worker process of its own, interleaved after a warm-up, with the process "
+                    "pinned to --cores cores and every contender given that many threads; "
+                    "print one table.")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: under a minute on 2 cores")
+    bench.add_argument("--cores", "--threads", dest="cores", type=_positive_int, default=None,
+                       help="pin to this many cores and give every contender as many threads "
+                            "(default: every core this process may use)")
     bench.add_argument("--workloads", default="tiny,small,medium,large",
                        help="comma-separated subset of tiny,small,medium,large")
+    bench.add_argument("--batches", default="32", help="medium's batch sizes, e.g. 32,256")
+    bench.add_argument("--rounds", type=_positive_int, default=None,
+                       help="timed rounds per contender (default 5, --quick 3)")
     bench.add_argument("--json", metavar="PATH", help="write every figure with the machine and versions")
     bench.add_argument("--plot", metavar="PATH", help="bar chart of the speed-ups (PNG; needs matplotlib)")
     return parser
@@ -280,23 +286,49 @@ def bench(args):
 
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = sorted(set(workloads) - set(benchmark.WORKLOADS))
-    if unknown:
-        raise CommandError(f"unknown workload {', '.join(unknown)}; choose from tiny, small, medium, large")
-    environment = benchmark.environment(args.threads)
-    blas = "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} ({b['num_threads']} threads)"
+    if unknown or not workloads:
+        raise CommandError(f"unknown workload {', '.join(unknown) or repr(args.workloads)}; "
+                           "choose from tiny, small, medium, large")
+    try:
+        batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    except ValueError:
+        batches = []
+    if not batches or min(batches) < 1:
+        raise CommandError(f"--batches takes positive integers like 32,256; got {args.batches!r}")
+    for path in (args.json, args.plot):
+        if path:
+            _check_output_path(path)
+    rows, environment = benchmark.run(quick=args.quick, cores=args.cores, workloads=workloads,
+                                      batches=batches, rounds=args.rounds,
+                                      log=lambda line: print(line, file=sys.stderr))
+    blas = "; ".join(f"{b['library']} {b['version']} {b['architecture']} ({b['used_by']})"
                      for b in environment["blas"])
-    print(f"fastnn bench{' --quick' if args.quick else ''}: {environment['processor']}, "
-          f"{environment['cpu_count']} cores, threads {args.threads or 'all'}; BLAS {blas}")
-    rows = benchmark.run(quick=args.quick, threads=args.threads, workloads=workloads,
-                         log=lambda line: print(line, file=sys.stderr))
-    print(benchmark.table(rows))
+    print(f"fastnn bench{' --quick' if args.quick else ''}: {environment['cpu']}, "
+          f"{environment['threads']} of {environment['cpu_count']} cores pinned "
+          f"({environment['threads']} threads per contender), kernels {environment['kernels']}; "
+          f"BLAS {blas}")
+    print(benchmark.table(rows, environment))
     if args.json:
-        benchmark.write_json(args.json, rows, args.threads, args.quick)
+        benchmark.write_json(args.json, rows, environment, args.quick)
         print(f"figures written to {args.json}")
     if args.plot:
-        benchmark.plot(args.plot, rows)
+        benchmark.plot(args.plot, rows, environment)
         print(f"chart written to {args.plot}")
     return 0
+
+
+def _check_output_path(path):
+    """Refuse, before any work, a path that cannot be written as a regular file."""
+    import os
+    import stat
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise CommandError(f"{path}: no such folder {folder}")
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise CommandError(f"{path}: not a regular file")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"{path}: folder {folder} is not writable")
 
 
 def main(argv=None):

@@ -40,6 +40,24 @@ def _write_atomically(path, **arrays):
         raise
 
 
+def write_text_atomically(path, text):
+    """Write `text` to `path` through a temporary file beside it, renamed over it."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
+    try:
+        os.chmod(temporary, 0o666 & ~_umask())
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

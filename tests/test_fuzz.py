@@ -84,6 +84,40 @@ def test_training_with_any_batch_size_never_crashes(problem, batch_size, optimiz
     np.testing.assert_allclose(nets[1].params, nets[0].params, rtol=tol, atol=tol)
 
 
+@st.composite
+def wide_problems(draw):
+    """Networks wide enough that the kernels split their phases over threads (see
+    src_pyx/_team.pxd), with any thread count and batch size."""
+    widths = draw(st.lists(st.integers(1, 200), min_size=2, max_size=4))
+    hidden = draw(st.lists(st.sampled_from(HIDDEN_ACTIVATIONS), min_size=len(widths) - 2,
+                           max_size=len(widths) - 2))
+    output, loss = draw(st.sampled_from(PAIRS))
+    return (widths, hidden, output, loss, draw(st.sampled_from(["float64", "float32"])),
+            draw(st.booleans()), draw(st.integers(1, 300)), draw(st.integers(1, 5)),
+            draw(st.integers(1, 128)), draw(st.integers(0, 2**31)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wide_problems())
+def test_threaded_passes_and_training_agree_with_numpy(problem):
+    widths, hidden, output, loss, dtype, bias, n_samples, threads, batch_size, seed = problem
+    rng = np.random.default_rng(seed)
+    reference = fnn.Network(widths, activation=hidden, output=output, loss=loss, bias=bias,
+                            dtype=dtype, backend="numpy", seed=seed)
+    compiled = reference.copy(backend="cython")
+    X = rng.standard_normal((n_samples, widths[0]))
+    Y = np.eye(widths[-1])[rng.integers(0, widths[-1], n_samples)] if loss == "cross_entropy" \
+        else rng.random((n_samples, widths[-1]))
+    tol = 1e-9 if dtype == "float64" else 1e-3
+    expected = reference.forward(X)
+    np.testing.assert_allclose(compiled.forward(X, threads=threads), expected, rtol=tol,
+                               atol=tol * max(1, np.abs(expected).max()))
+    for net in (reference, compiled):
+        net.fit(X, Y, optimizer="adam", epochs=2, batch_size=batch_size, seed=seed,
+                weight_decay=1e-3, threads=threads)
+    np.testing.assert_allclose(compiled.params, reference.params, rtol=tol, atol=tol)
+
+
 @pytest.fixture(scope="module")
 def model_bytes():
     buffer = io.BytesIO()

@@ -1,8 +1,20 @@
-"""Workloads of ../shared/BENCHMARKING.md and the thread setting shared by the bench suites."""
+"""Workloads of ../shared/BENCHMARKING.md and the thread setting shared by the bench suites.
+
+FASTNN_BENCH_THREADS=N pins this process to N cores and gives every contender N threads: it
+is read here, at collection, before NumPy's BLAS, PyTorch or JAX are imported by a test
+(XLA and OpenBLAS read their thread settings once, at load).
+"""
 import os
 
 import numpy as np
 import pytest
+
+THREADS = int(os.environ.get("FASTNN_BENCH_THREADS", "0")) or None
+if THREADS:
+    from fastnn.benchmark import _configure_threads, pin
+
+    _configure_threads(THREADS)
+    pin(THREADS)
 
 #: name -> (layers, batch size); relu hidden layers, softmax output, cross-entropy
 WORKLOADS = {
@@ -23,13 +35,17 @@ def batch(layers, n_samples, dtype, seed=0):
 
 @pytest.fixture(scope="session", autouse=True)
 def blas_threads():
-    """FASTNN_BENCH_THREADS=N pins every BLAS (numpy's and scipy's) to N threads."""
-    threads = os.environ.get("FASTNN_BENCH_THREADS")
-    if not threads:
+    """Every BLAS (numpy's and scipy's) and PyTorch on THREADS threads, when it is set."""
+    if not THREADS:
         yield None
         return
     from threadpoolctl import threadpool_limits
 
     import scipy.linalg  # noqa: F401  (load scipy's OpenBLAS so the limit reaches it too)
-    with threadpool_limits(limits=int(threads)):
-        yield int(threads)
+    try:
+        import torch
+        torch.set_num_threads(THREADS)
+    except ImportError:
+        pass
+    with threadpool_limits(limits=THREADS):
+        yield THREADS

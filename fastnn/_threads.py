@@ -9,6 +9,10 @@ Python threads share one reference count, so the last one out restores the setti
 first one found. NumPy's own BLAS (a separate library in the wheels) is left alone. While
 a long call runs, other code in the process that uses scipy's BLAS runs it on one thread.
 
+A pthreads OpenBLAS has one process-wide setting, which threadpoolctl lets only the first
+Python thread that changed it change again (its "controlling thread"); the calls here go to
+the library directly, under their own lock, so that a fit in any thread pins it.
+
 The default thread count (threads=None) is what that BLAS library is allowed
 (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, threadpoolctl limits), at most the cores this
 process may run on.
@@ -52,11 +56,45 @@ def kernel_blas():
     return own or libraries
 
 
+class _Setting:
+    """Get and set one BLAS library's thread count: a pthreads OpenBLAS through its own
+    functions (process-wide), anything else through threadpoolctl."""
+
+    def __init__(self, lib):
+        self.lib, self.get_function, self.set_function = lib, None, None
+        if lib.internal_api == "openblas" and getattr(lib, "threading_layer", "") != "openmp":
+            import ctypes
+
+            library = ctypes.CDLL(lib.filepath)  # already loaded: the same handle
+            prefix = getattr(lib, "prefix", "openblas").replace("lib", "", 1)
+            for stem in dict.fromkeys((prefix, "openblas", "scipy_openblas")):
+                for suffix in ("", "64_"):
+                    getter = getattr(library, f"{stem}_get_num_threads{suffix}", None)
+                    setter = getattr(library, f"{stem}_set_num_threads{suffix}", None)
+                    if getter is not None and setter is not None and self.get_function is None:
+                        getter.restype = ctypes.c_int
+                        setter.argtypes = [ctypes.c_int]
+                        self.get_function, self.set_function = getter, setter
+
+    def get(self):
+        return self.get_function() if self.get_function else self.lib.get_num_threads()
+
+    def set(self, count):
+        if self.set_function:
+            self.set_function(count)
+        else:
+            self.lib.set_num_threads(count)
+
+
+@functools.lru_cache(maxsize=1)
+def _settings():
+    return [_Setting(lib) for lib in kernel_blas()]
+
+
 def default_threads():
     """Threads a call with threads=None uses: the BLAS library's limit, at most cores()."""
     with _lock:
-        counts = [count for _, count in _saved] if _depth else \
-            [lib.get_num_threads() for lib in kernel_blas()]
+        counts = [count for _, count in _saved] if _depth else [s.get() for s in _settings()]
     return max(1, min(cores(), max(counts, default=1)))
 
 
@@ -72,10 +110,10 @@ def kernel_threads(threads, work):
     count = threads or default_threads()
     with _lock:
         if _depth == 0:
-            _saved = [(lib, lib.get_num_threads()) for lib in kernel_blas()]
-            for lib, previous in _saved:
+            _saved = [(setting, setting.get()) for setting in _settings()]
+            for setting, previous in _saved:
                 if previous != 1:
-                    lib.set_num_threads(1)
+                    setting.set(1)
         _depth += 1
     try:
         yield count
@@ -83,7 +121,7 @@ def kernel_threads(threads, work):
         with _lock:
             _depth -= 1
             if _depth == 0:
-                for lib, previous in _saved:
+                for setting, previous in _saved:
                     if previous != 1:
-                        lib.set_num_threads(previous)
+                        setting.set(previous)
                 _saved = []

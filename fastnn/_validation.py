@@ -1,4 +1,5 @@
 """Checks of user input at the public boundary; the kernels trust what passes them."""
+import math
 import numbers
 
 import numpy as np
@@ -36,7 +37,10 @@ def as_matrix(A, name, dtype, n_columns, allow_vector=False):
     if arr.shape[1] != n_columns:
         what = "features" if name.startswith("X") else "columns"
         raise ValueError(f"{name} has {arr.shape[1]} {what}, the network expects {n_columns}")
-    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused just below
+    if arr.dtype.itemsize > np.dtype(dtype).itemsize and arr.dtype.kind == "f":
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+    else:
         arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         too_large = " (or values too large for float32)" if arr.dtype == np.float32 else ""
@@ -58,6 +62,6 @@ def as_nonnegative(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
     value = float(value)
-    if not np.isfinite(value) or value < 0:
+    if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be finite and >= 0; got {value}")
     return value

@@ -16,6 +16,9 @@ cdef enum:
     CROSS_ENTROPY = 1
     BINARY_CROSS_ENTROPY = 2
 
+cdef enum:
+    LOSS_CHUNK = 64  # rows per exponential loop of the softmax loss
+
 
 cdef inline double output_rows(int loss, int act, floating* z, const floating* bias,
                                const floating* y, const floating* sample_weight, int rows, int n,
@@ -26,8 +29,10 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
     scale = 1/m (m the whole batch) and guarantee the loss/activation pairing and the shapes.
     Sums are accumulated in double so a large batch loses no precision; the element-wise
     work runs in loops over whole blocks, which compile to vector instructions."""
-    cdef int i, j
+    cdef int i, j, i0, i1
     cdef Py_ssize_t k, size = <Py_ssize_t> rows * n
+    cdef floating shifted_loss[LOSS_CHUNK]
+    cdef floating label_sums[LOSS_CHUNK]
     cdef double total = 0, row_total
     cdef floating* row
     cdef const floating* yrow
@@ -39,33 +44,49 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
             for j in range(n):
                 row[j] = row[j] + bias[j]
     if loss == CROSS_ENTROPY:
-        for i in range(rows):
-            row = z + <Py_ssize_t> i * n
-            yrow = y + <Py_ssize_t> i * n
-            # -sum_k y_k (z_k - lse) with lse = zmax + log sum_k exp(z_k - zmax)
-            zmax = row[0]
-            for j in range(1, n):
-                if row[j] > zmax:
-                    zmax = row[j]
-            s = 0
-            ysum = 0
-            r = 0
-            for j in range(n):
-                r = r + yrow[j] * (zmax - row[j])
-                ysum = ysum + yrow[j]
-                row[j] = exp_nonpositive(row[j] - zmax)
-            for j in range(n):
-                s = s + row[j]
-            row_total = r + ysum * flog(s)
-            total += row_total if sample_weight == NULL else sample_weight[i] * row_total
-            s = 1 / s
-            for j in range(n):
-                row[j] = row[j] * s
-            if delta != NULL:
-                drow = delta + <Py_ssize_t> i * n
-                row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
+        # -sum_k y_k (z_k - lse) with lse = zmax + log sum_k exp(z_k - zmax), LOSS_CHUNK rows
+        # at a time: each row shifted by its max, then one exponential loop over the chunk
+        # (a row of 10 classes alone is too short for vector instructions)
+        i0 = 0
+        while i0 < rows:
+            i1 = i0 + LOSS_CHUNK if i0 + LOSS_CHUNK < rows else rows
+            for i in range(i0, i1):
+                row = z + <Py_ssize_t> i * n
+                yrow = y + <Py_ssize_t> i * n
+                zmax = row[0]
+                for j in range(1, n):
+                    if row[j] > zmax:
+                        zmax = row[j]
+                ysum = 0
+                r = 0
                 for j in range(n):
-                    drow[j] = row_scale * (row[j] * ysum - yrow[j])
+                    r = r + yrow[j] * (zmax - row[j])
+                    ysum = ysum + yrow[j]
+                for j in range(n):
+                    row[j] = row[j] - zmax
+                shifted_loss[i - i0] = r
+                label_sums[i - i0] = ysum
+            row = z + <Py_ssize_t> i0 * n
+            for k in range(<Py_ssize_t> (i1 - i0) * n):
+                row[k] = exp_nonpositive(row[k])
+            for i in range(i0, i1):
+                row = z + <Py_ssize_t> i * n
+                yrow = y + <Py_ssize_t> i * n
+                ysum = label_sums[i - i0]
+                s = 0
+                for j in range(n):
+                    s = s + row[j]
+                row_total = shifted_loss[i - i0] + ysum * flog(s)
+                total += row_total if sample_weight == NULL else sample_weight[i] * row_total
+                s = 1 / s
+                for j in range(n):
+                    row[j] = row[j] * s
+                if delta != NULL:
+                    drow = delta + <Py_ssize_t> i * n
+                    row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
+                    for j in range(n):
+                        drow[j] = row_scale * (row[j] * ysum - yrow[j])
+            i0 = i1
         return total
     if loss == BINARY_CROSS_ENTROPY:
         for i in range(rows):

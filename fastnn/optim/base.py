@@ -1,12 +1,11 @@
 """What every optimizer shares: hyper-parameter checks and the state-dict protocol."""
+import math
 import numbers
-
-import numpy as np
 
 
 def check_real(value, name, low=None, high=None, low_open=False, high_open=False):
     """value as a float inside the given bounds, else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite real number; got {value!r}")
     value = float(value)
     if low is not None and (value < low or (low_open and value == low)):

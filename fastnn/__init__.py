@@ -1,22 +1,35 @@
-"""fastnn: fast multilayer perceptrons on the CPU."""
-from . import optim, schedules
-from .gradcheck import gradcheck
-from .history import History, StopTraining, TrainingDiverged
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .config import config, show_config
-from .io import ModelFileError, load, save
-from .network import Backprop, Network
+"""fastnn: fast multilayer perceptrons on the CPU.
+
+The public names load on first use (PEP 562), so `import fastnn` and the command line start
+without importing NumPy, scipy or scikit-learn until they are needed.
+"""
+import importlib
 
 __version__ = "0.1.0"
 
+# public name -> the module that defines it
+_NAMES = {"Network": "network", "Backprop": "network",
+          "History": "history", "StopTraining": "history", "TrainingDiverged": "history",
+          "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint",
+          "save_checkpoint": "checkpoint",
+          "ModelFileError": "io", "load": "io", "save": "io",
+          "gradcheck": "gradcheck", "config": "runtime", "show_config": "runtime",
+          "MLPClassifier": "sklearn", "MLPRegressor": "sklearn"}
+_MODULES = ("optim", "schedules")
+
+__all__ = sorted([*_NAMES, *_MODULES, "__version__"])
+
 
 def __getattr__(name):
-    """The scikit-learn drop-ins load scikit-learn only when first used."""
-    if name in ("MLPClassifier", "MLPRegressor"):
-        from . import sklearn as _sklearn
-        return getattr(_sklearn, name)
-    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
-__all__ = ["Backprop", "Checkpoint", "History", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network", "StopTraining", "TrainingDiverged", "gradcheck",
-           "config", "load", "load_checkpoint", "optim", "save", "save_checkpoint", "schedules",
-           "show_config",
-           "__version__"]
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -27,11 +27,6 @@ from pathlib import Path
 # (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c)
 BLAS_SINGLE_THREAD_WORK = 65536 * 4
 
-_lock = threading.Lock()
-_depth = 0
-_saved = []
-
-
 def cores():
     """The number of cores this process may run on (its affinity mask)."""
     try:
@@ -86,16 +81,61 @@ class _Setting:
             self.lib.set_num_threads(count)
 
 
+class _Guard:
+    """A thread count held on some BLAS libraries while any caller needs it: the first
+    caller in saves the libraries' settings and sets its count, later ones (from any Python
+    thread) share it, the last one out restores what the first one found."""
+
+    def __init__(self, settings):
+        self.settings, self.lock, self.depth, self.saved = settings, threading.Lock(), 0, []
+
+    def current(self):
+        """The libraries' counts as they were before any holder changed them."""
+        with self.lock:
+            if self.depth:
+                return [count for _, count in self.saved]
+            return [setting.get() for setting in self.settings]
+
+    @contextlib.contextmanager
+    def hold(self, count):
+        with self.lock:
+            if self.depth == 0:
+                self.saved = [(setting, setting.get()) for setting in self.settings]
+                for setting, previous in self.saved:
+                    if previous != count:
+                        setting.set(count)
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0:
+                    for setting, previous in self.saved:
+                        setting.set(previous)
+                    self.saved = []
+
+
 @functools.lru_cache(maxsize=1)
-def _settings():
-    return [_Setting(lib) for lib in kernel_blas()]
+def _kernel_guard():
+    return _Guard([_Setting(lib) for lib in kernel_blas()])
+
+
+@functools.lru_cache(maxsize=1)
+def numpy_guard():
+    """The guard of the BLAS NumPy calls (the NumPy backend's): every BLAS loaded but the
+    one fastnn's kernels call, or that one too when NumPy and scipy share it."""
+    from threadpoolctl import ThreadpoolController
+
+    kernels = {lib.filepath for lib in kernel_blas()}
+    libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    return _Guard([_Setting(lib) for lib in libraries if lib.filepath not in kernels]
+                  or [_Setting(lib) for lib in libraries])
 
 
 def default_threads():
     """Threads a call with threads=None uses: the BLAS library's limit, at most cores()."""
-    with _lock:
-        counts = [count for _, count in _saved] if _depth else [s.get() for s in _settings()]
-    return max(1, min(cores(), max(counts, default=1)))
+    return max(1, min(cores(), max(_kernel_guard().current(), default=1)))
 
 
 @contextlib.contextmanager
@@ -103,25 +143,9 @@ def kernel_threads(threads, work):
     """Context for one compiled call whose largest product has `work` multiply-adds: yields
     the thread count to pass (threads, or the default), with scipy's BLAS on one thread
     meanwhile when the products are large enough for BLAS to thread them itself."""
-    global _depth, _saved
     if work <= BLAS_SINGLE_THREAD_WORK:
         yield threads or 1
         return
     count = threads or default_threads()
-    with _lock:
-        if _depth == 0:
-            _saved = [(setting, setting.get()) for setting in _settings()]
-            for setting, previous in _saved:
-                if previous != 1:
-                    setting.set(1)
-        _depth += 1
-    try:
+    with _kernel_guard().hold(1):
         yield count
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for setting, previous in _saved:
-                    if previous != 1:
-                        setting.set(previous)
-                _saved = []

@@ -297,7 +297,7 @@ def environment_info(threads, cores):
     """Machine, library versions, kernel build, BLAS and the thread settings of the run."""
     import platform
 
-    from .config import config
+    from .runtime import config
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
@@ -398,7 +398,9 @@ def plot(path, rows, environment):
     if env.get("missing"):
         figure.text(0.01, 0.01, f"not installed, not timed: {', '.join(env['missing'])}", fontsize=7)
     figure.tight_layout()
-    figure.savefig(path)
+    from ._files import write_atomically
+    from .cli import _image_format
+    write_atomically(path, lambda handle: figure.savefig(handle, format=_image_format(path)))
     plt.close(figure)
 
 

@@ -10,14 +10,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
-
-from .activations import HIDDEN_ACTIVATIONS
-from .history import TrainingDiverged
-from .io import ModelFileError
-from .network import DTYPES, Network
-from .optim import AWSGD, OPTIMIZERS, SGD, FirstOrder, get_optimizer
-
 
 class CommandError(Exception):
     """A problem the user can fix: printed as one line, exit status 2."""
@@ -34,6 +26,8 @@ def _positive_int(text):
 
 
 def _positive_float(text):
+    import numpy as np
+
     try:
         value = float(text)
     except ValueError:
@@ -54,6 +48,10 @@ def _widths(text):
 
 
 def build_parser():
+    from .activations import HIDDEN_ACTIVATIONS
+    from .network import DTYPES
+    from .optim import OPTIMIZERS
+
     parser = argparse.ArgumentParser(prog="fastnn", description="Fast multilayer perceptrons on the CPU.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -115,6 +113,8 @@ def build_parser():
 def _read_csv(path, target=None, has_target=True):
     """(X, y) from a CSV with a header row: y is the `target` column (default the last), or
     None without a target."""
+    import numpy as np
+
     try:
         with open(path, newline="") as handle:
             header = [name.strip() for name in handle.readline().strip().split(",")]
@@ -137,6 +137,8 @@ def _read_csv(path, target=None, has_target=True):
 
 def _load_training_data(args):
     """(X, y, source) from the digits set, an NPZ (arrays X and y) or a CSV."""
+    import numpy as np
+
     if args.data is None:
         from sklearn.datasets import load_digits
         digits = load_digits()
@@ -156,6 +158,8 @@ def _load_training_data(args):
 
 
 def _task(args, y):
+    import numpy as np
+
     if args.task != "auto":
         return args.task
     integral = np.all(np.mod(y, 1) == 0)
@@ -165,10 +169,17 @@ def _task(args, y):
 # -- commands -------------------------------------------------------------------------------
 
 def train(args):
+    import numpy as np
     from sklearn.model_selection import train_test_split
+
+    from .network import Network
+    from .optim import AWSGD, SGD, FirstOrder, get_optimizer
 
     if not 0 < args.test_fraction < 1:
         raise CommandError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
+    for path in (args.save, args.plot):  # before any training: nothing is lost to a bad path
+        if path:
+            _check_output_path(path)
     X, y, source = _load_training_data(args)
     X = np.asarray(X, dtype=args.dtype)
     y = np.asarray(y)
@@ -225,10 +236,12 @@ def train(args):
     if args.plot:
         _plot_loss(args.plot, history)
         print(f"loss curve written to {args.plot}")
-    return 0
+    return 130 if history.stop_reason == "interrupted" else 0
 
 
 def _plot_loss(path, history):
+    import numpy as np
+
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -242,11 +255,14 @@ def _plot_loss(path, history):
     axes.set_yscale("log")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    from ._files import write_atomically
+    write_atomically(path, lambda handle: figure.savefig(handle, format=_image_format(path)))
     plt.close(figure)
 
 
 def predict(args):
+    import numpy as np
+
     from .io import load
 
     net = load(args.model)
@@ -317,29 +333,36 @@ def bench(args):
     return 0
 
 
-def _check_output_path(path):
-    """Refuse, before any work, a path that cannot be written as a regular file."""
+def _image_format(path):
+    """The image format a chart's file name asks for (png when it names none)."""
     import os
-    import stat
+    return os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
 
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.path.isdir(folder):
-        raise CommandError(f"{path}: no such folder {folder}")
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-        raise CommandError(f"{path}: not a regular file")
-    if not os.access(folder, os.W_OK):
-        raise CommandError(f"{path}: folder {folder} is not writable")
+
+def _check_output_path(path):
+    """Refuse, before any work, a path that cannot be written as a regular file (a FIFO, a
+    device, a directory, a missing or read-only folder)."""
+    from ._files import target_of
+
+    try:
+        target_of(path)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def main(argv=None):
-    """Entry point of the `fastnn` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the `fastnn` console script; returns the exit status: 0, 2 for an
+    error (one line on standard error), 130 when Ctrl-C stopped it (at any point: a training
+    so stopped keeps, and saves with --save, its best weights first)."""
+    command = "fastnn"
     try:
+        args = build_parser().parse_args(argv)
+        command = f"fastnn {args.command}"
         return {"train": train, "predict": predict, "bench": bench}[args.command](args)
-    except (CommandError, ModelFileError, TrainingDiverged, ValueError, TypeError, OSError,
-            ImportError, MemoryError, RecursionError, OverflowError, IndexError, KeyError) as exc:
-        print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except (CommandError, ValueError, TypeError, OSError, ImportError, MemoryError,
+            RecursionError, OverflowError, IndexError, KeyError, RuntimeError) as exc:
+        print(f"{command}: error: {exc}", file=sys.stderr)
+        return 2

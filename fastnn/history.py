@@ -7,13 +7,15 @@ class StopTraining(Exception):
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite. The network keeps the weights it had at the start of
-    the epoch that diverged; `epoch` and `step` (both from 0) say where, `history` what ran."""
+    """The loss became NaN or infinite, or the weights did. The network keeps the last
+    weights whose loss was finite; `epoch` and `step` (both from 0; step None when the last
+    update of a run broke the weights) say where, `history` what ran."""
 
     def __init__(self, epoch, step, loss, history=None):
-        super().__init__(f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; "
-                         "the network keeps the weights from the start of that epoch "
-                         "(try a smaller learning rate)")
+        where = (f"at epoch {epoch}, step {step}: the loss became {loss}" if step is not None
+                 else f"at epoch {epoch}: its last update left NaN or infinity in the weights")
+        super().__init__(f"training diverged {where}; the network keeps the last weights whose "
+                         "loss was finite (try a smaller learning rate)")
         self.epoch, self.step, self.loss, self.history = epoch, step, loss, history
 
 
@@ -47,6 +49,9 @@ class History:
     epoch itself).
     """
 
+    #: why a run ended
+    STOP_REASONS = ("completed", "early_stopping", "callback", "interrupted", "same_valley",
+                    "converged", "diverged", "max_fun")
     #: every field, in the order of the constructor (what a checkpoint stores)
     FIELDS = ("loss", "val_loss", "val_metric", "metric", "lr", "time", "stop_reason",
               "best_epoch", "best_loss", "restarts", "same_valley_as")

@@ -2,17 +2,18 @@
 
 The header names the format version, the layer sizes, activations, output, loss, dtype and
 the fastnn version; `params` holds the flat parameter vector. Files are written atomically
-(a temporary file in the same folder, flushed and fsynced, then renamed over the target), so
-a crash mid-save leaves any previous file intact. `load` reads with allow_pickle=False and
-checks everything before it builds a network; any fault raises ModelFileError.
+and never over anything but a regular file (fastnn/_files.py), and read without trusting
+them (fastnn/_archive.py): every member is checked against the header before it is inflated,
+and everything before a network is built; any fault raises ModelFileError.
 """
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from . import _archive
+from ._files import write_atomically
 
 FORMAT = "fastnn-model"
 FORMAT_VERSION = 1
@@ -23,45 +24,13 @@ class ModelFileError(ValueError):
 
 
 def _write_atomically(path, **arrays):
-    """np.savez to a temporary file beside `path`, fsync, then rename over `path`."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".fastnn-", suffix=".npz", dir=folder)
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is a normal file
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    """np.savez of `arrays` to `path`, atomically (see fastnn/_files.py)."""
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def write_text_atomically(path, text):
-    """Write `text` to `path` through a temporary file beside it, renamed over it."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """Write `text` to `path`, atomically (see fastnn/_files.py)."""
+    write_atomically(path, lambda handle: handle.write(text), binary=False)
 
 
 def _model_header(net):
@@ -73,6 +42,13 @@ def _model_header(net):
             "dtype": net.dtype.name, "n_params": int(net.n_params)}
 
 
+def check_finite(params, path):
+    """Refuse to save parameters that load would refuse."""
+    if not np.isfinite(params).all():
+        raise ValueError(f"cannot save {os.fspath(path)}: the parameters contain NaN or "
+                         "infinity (a load would refuse the file)")
+
+
 def save(net, path):
     """Write `net` to `path` (.npz) atomically.
 
@@ -82,49 +58,56 @@ def save(net, path):
     >>> fnn.save(net, path); bool((fnn.load(path).params == net.params).all())
     True
     """
+    check_finite(net.params, path)
     _write_atomically(path, header=np.array(json.dumps(_model_header(net))), params=net.params)
 
 
-def _read(path, names):
-    """The arrays `names` of an .npz (header parsed from JSON), or ModelFileError."""
+def _read(path, names, expected, optional=()):
+    """(header, arrays) of the archive at `path` (see fastnn/_archive.py), or ModelFileError.
+    expected(header) validates the header and gives each array's dtype and allowed shapes;
+    the arrays named in `optional` may be absent (files of earlier versions)."""
+    def checked(header):
+        try:
+            return expected(header)
+        except ModelFileError as exc:
+            raise _archive.ArchiveError(str(exc).removeprefix(f"{path}: ")) from None
+
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as archive:
-            if set(archive.files) != set(names):
-                raise ModelFileError(f"{path}: expected arrays {sorted(names)}, found {archive.files}")
-            arrays = {name: archive[name] for name in names}
-            arrays["header"] = json.loads(str(arrays["header"][()]))
-            return arrays
-    except ModelFileError:
-        raise
+        return _archive.read(os.fspath(path), names, checked, optional)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError,
-            UnicodeDecodeError, TypeError, RecursionError, OverflowError) as exc:
+    except _archive.ArchiveError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
+            TypeError, RecursionError, OverflowError, MemoryError) as exc:
         raise ModelFileError(f"{path}: not a readable fastnn model file ({exc})") from None
 
 
 def load(path, backend="auto"):
     """The network saved at `path`; ModelFileError if the file is not a sound fastnn model."""
-    arrays = _read(path, ("header", "params"))
-    return _network_from(path, arrays["header"], arrays["params"], backend)
+    header, arrays = _read(path, ("params",), lambda h: {"params": model_shape(path, h)})
+    return _network_from(path, header, arrays["params"], backend)
 
 
-def _network_from(path, header, params, backend):
-    from .network import Network
-
+def model_shape(path, header):
+    """(dtype, [shape]) of the params a model header describes, after checking the header."""
     _check_header(path, header)
-    if params.dtype.name != header["dtype"] or params.shape != (header["n_params"],):
-        raise ModelFileError(f"{path}: params has dtype {params.dtype} and shape {params.shape}, "
-                             f"the header says {header['dtype']} and ({header['n_params']},)")
-    if not np.isfinite(params).all():
-        raise ModelFileError(f"{path}: params contain NaN or infinity")
     widths = header["layers"]
     if len(widths) < 2 or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1
                                   for w in widths):
         raise ModelFileError(f"{path}: layers must be two or more positive integers; got {widths}")
     expected = sum(a * b + (b if header["bias"] else 0) for a, b in zip(widths[:-1], widths[1:]))
-    if expected != params.size:  # checked before anything is allocated for the network
-        raise ModelFileError(f"{path}: {params.size} parameters for a network of {expected}")
+    if expected != header["n_params"]:  # checked before anything is allocated for the network
+        raise ModelFileError(f"{path}: {header['n_params']} parameters for a network of {expected}")
+    return header["dtype"], [(expected,)]
+
+
+def _network_from(path, header, params, backend):
+    """The network a checked header and its checked parameters describe."""
+    from .network import Network
+
+    if not np.isfinite(params).all():
+        raise ModelFileError(f"{path}: params contain NaN or infinity")
     try:
         net = Network(header["layers"], activation=header["activation"], output=header["output"],
                       loss=header["loss"], init=header["init"], bias=header["bias"],

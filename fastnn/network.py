@@ -11,6 +11,8 @@ from .initializers import INITIALIZERS, as_rng
 from .losses import LOSS_OUTPUTS, LOSSES
 
 DTYPES = ("float32", "float64")
+# predict's automatic batch: at most this many activations (all layers) per batch
+AUTO_BATCH_ENTRIES = 1 << 22
 
 
 @dataclass(repr=False)
@@ -206,6 +208,10 @@ class Network:
         state = {"config": dict(self._config), "params": self._params}
         if dtype is not None:
             state["config"]["dtype"] = _check_dtype(dtype)
+            largest = float(np.abs(self._params).max(initial=0.0))
+            if largest > float(np.finfo(state["config"]["dtype"]).max):
+                raise ValueError(f"the weights reach {largest:.3g}, beyond what "
+                                 f"{state['config']['dtype'].name} holds")
         if backend is not None:
             _check_choice(backend, "backend", BACKENDS)
             state["config"]["backend"] = backend
@@ -215,10 +221,11 @@ class Network:
 
     # -- passes --------------------------------------------------------------------------
 
-    def forward(self, X, batch_size=4096, threads=None):
+    def forward(self, X, batch_size="auto", threads=None):
         """Output activations a[L] for the rows of X, shape (n_samples, n_outputs), computed
-        `batch_size` rows at a time (None: all at once), so a large X never needs every
-        layer's activations for all its rows. Safe to call from many threads at once. A dask
+        `batch_size` rows at a time (None: all at once; "auto": up to 4096 rows, fewer for
+        wide networks, so that every layer's activations for a batch take at most
+        4 M entries), so a large X never needs every layer's activations for all its rows. Safe to call from many threads at once. A dask
         array gives a dask array, computed lazily block by block of rows. `threads`: the most
         threads the compiled kernels use (None: as many as scipy's BLAS may use).
 
@@ -231,9 +238,11 @@ class Network:
         if _is_dask_array(X):
             return self._forward_dask(X, batch_size)
         X = as_matrix(X, "X", self.dtype, self.n_inputs)
-        if batch_size is not None:
+        if batch_size is not None and batch_size != "auto":
             batch_size = _check_batch_size(batch_size)
         threads = _check_threads(threads)
+        if isinstance(batch_size, str) and batch_size == "auto":
+            batch_size = max(1, min(4096, AUTO_BATCH_ENTRIES // sum(self.layers[1:])))
         if batch_size is None or X.shape[0] <= batch_size:
             return self._backend.forward(X, threads)
         output = np.empty((X.shape[0], self.n_outputs), self.dtype)
@@ -251,7 +260,7 @@ class Network:
         return X.map_blocks(lambda block: self.forward(block, batch_size), dtype=self.dtype,
                             chunks=(X.chunks[0], (self.n_outputs,)))
 
-    def predict(self, X, batch_size=4096, threads=None):
+    def predict(self, X, batch_size="auto", threads=None):
         """The network's output for the rows of X (the same as forward)."""
         return self.forward(X, batch_size, threads)
 
@@ -396,7 +405,7 @@ def _check_threads(threads):
 
 def _check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
+        raise ValueError(f"batch_size must be a positive integer, 'auto' or None; got {batch_size!r}")
     return int(batch_size)
 
 

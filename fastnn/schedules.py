@@ -35,6 +35,18 @@ class Schedule:
     def observe(self, epoch, monitored):
         """The monitored loss after an epoch (only plateau schedules use it)."""
 
+    def parameters(self):
+        """The constructor's arguments (what a checkpoint stores to rebuild the schedule)."""
+        return {key: value for key, value in vars(self).items() if not key.startswith("_")}
+
+    def state_dict(self):
+        """What the schedule has learned from the losses seen (nothing, but for plateaus)."""
+        return {}
+
+    def load_state_dict(self, state):
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state; got {state!r}")
+
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))})"
 
@@ -96,6 +108,16 @@ class ReduceLROnPlateau(Schedule):
 
     def start(self):
         self._best, self._bad, self._cool, self._scale = math.inf, 0, 0, 1.0
+
+    def state_dict(self):
+        return {"best": self._best, "bad": self._bad, "cool": self._cool, "scale": self._scale}
+
+    def load_state_dict(self, state):
+        best, bad, cool, scale = state["best"], state["bad"], state["cool"], state["scale"]
+        if not (isinstance(best, (int, float)) and isinstance(scale, (int, float)) and 0 < scale <= 1
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (bad, cool))):
+            raise ValueError(f"not a ReduceLROnPlateau state: {state!r}")
+        self._best, self._bad, self._cool, self._scale = float(best), bad, cool, float(scale)
 
     def lr(self, epoch, lr0, n_samples=1):
         return max(lr0 * self._scale, self.min_lr)

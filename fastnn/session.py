@@ -84,18 +84,19 @@ class Session:
             return True
         return False
 
-    def end_chunk(self, losses, lrs, elapsed):
+    def end_chunk(self, losses, lrs, elapsed, best_epoch, best_loss, best_params):
         """Record a run of epochs trained in one compiled call (no per-epoch Python work is
-        needed: see per_epoch_python); the weights are those after its last epoch."""
+        needed: see per_epoch_python). best_epoch (in this run, or -1) is the epoch whose
+        loss best_loss was a new best, and best_params (kept up to date by the runner) the
+        weights after it."""
         h = self.history
         count = len(losses)
         first = h.epochs
         times = h.last_time + elapsed * np.arange(1, count + 1) / count
         h._extend(np.array(losses, dtype=float), np.array(lrs, dtype=float), times)
-        best = int(np.argmin(losses))
-        if losses[best] < h.best_loss - self.min_delta:
-            h.best_loss, h.best_epoch = float(losses[best]), first + best
-            self.best_params = self.net.params.copy()
+        if best_epoch >= 0:
+            h.best_loss, h.best_epoch = float(best_loss), first + best_epoch
+            self.best_params = best_params
         if self.bar is not None:
             self.bar.update(count)
             self.bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)

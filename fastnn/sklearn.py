@@ -259,8 +259,9 @@ class _BaseMLP(BaseEstimator):
                     self._random_state.shuffle(permutation)
                     sample_idx = sample_idx[permutation]
                 order = sample_idx.reshape(1, -1) if rows < n else None
-                done, step, losses = runner.run(order, np.array([self._optimizer.lr]))
-                if step >= 0:
+                result = runner.run(order, np.array([self._optimizer.lr]))
+                losses = result.losses
+                if result.diverged != -1:
                     raise ValueError("Solver produced non-finite parameter weights. The input "
                                      "data may contain large values and need to be preprocessed.")
                 self.n_iter_ += 1

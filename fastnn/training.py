@@ -7,7 +7,7 @@ call, GIL released) or in Python for the NumPy backend. Full-batch methods
 """
 import contextlib
 import copy
-import functools
+import dataclasses
 import numbers
 import signal
 import threading
@@ -18,6 +18,7 @@ import numpy as np
 from ._validation import as_matrix, as_nonnegative, as_pair
 from .history import TrainingDiverged
 from .optim import FirstOrder, get_optimizer
+from ._threads import numpy_guard
 from .optim.base import check_count
 from .schedules import SCHEDULES, Schedule
 from .session import Session, same_valley
@@ -50,14 +51,16 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                                or n_jobs == 0):
         raise ValueError(f"n_jobs must be None or a non-zero integer (joblib's meaning); got {n_jobs!r}")
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-    X, Y, validation = _split_validation(net, X, Y, validation_data, validation_fraction, rng)
+    stored = optimizer.validation if resume and isinstance(optimizer, FirstOrder) else None
+    X, Y, validation, split = _split_validation(net, X, Y, validation_data, validation_fraction,
+                                                rng, stored)
     if threads is not None:
         threads = check_count(threads, "threads")
     options = dict(X=X, Y=Y, validation=validation, epochs=epochs, batch_size=batch_size,
                    shuffle=shuffle, weight_decay=weight_decay, early_stopping=early_stopping,
                    patience=patience, min_delta=min_delta,
                    restore_best_weights=restore_best_weights, schedule=schedule,
-                   callbacks=callbacks, valley_tol=valley_tol)
+                   callbacks=callbacks, valley_tol=valley_tol, split=split)
     rows = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
     if restarts == 1:
         with _training_threads(threads, net, rows) as count:
@@ -121,15 +124,16 @@ def _mark_valleys(results, valley_tol):
 
 def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_size, shuffle,
                weight_decay, early_stopping, patience, min_delta, restore_best_weights, schedule,
-               callbacks, valley_tol, progress, resume, threads=None):
-    """One training run of `net` in place; returns its History."""
-    if schedule is not None:
+               callbacks, valley_tol, progress, resume, threads=None, split=None):
+    """One training run of `net` in place; returns its History. With resume, a first-order
+    optimizer's state and the schedule's state go on from where they were."""
+    if schedule is not None and not resume:
         schedule.start()
     session = Session(net, validation, early_stopping, patience, min_delta, schedule, callbacks,
                       progress, valleys, valley_tol, epochs)
     try:
         _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                  schedule, rng, resume, threads)
+                  schedule, rng, resume, threads, split)
         session.close(restore_best=early_stopping and restore_best_weights)
     except KeyboardInterrupt:
         session.history.stop_reason = "interrupted"
@@ -143,10 +147,11 @@ def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_siz
 
 
 def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule,
-              rng, resume, threads):
+              rng, resume, threads, split=None):
     if isinstance(optimizer, FirstOrder):
         if not resume:
             optimizer.reset(net.n_params, net.dtype)
+        optimizer.validation = split
         run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
                         schedule, rng, threads)
     else:
@@ -161,6 +166,18 @@ def row_orders(rng, n, n_epochs, shuffle):
     return np.broadcast_to(np.arange(n, dtype=np.intp), (n_epochs, n)).copy()
 
 
+@dataclasses.dataclass
+class Epochs:
+    """What one EpochRunner.run did: epochs completed, the per-epoch losses, the step that
+    diverged (-1: none; -2: the last update left NaN or infinity in the weights), whether
+    Ctrl-C stopped it, and the epoch (of this run) whose loss set a new best, or -1."""
+    done: int
+    losses: np.ndarray
+    diverged: int = -1
+    interrupted: bool = False
+    best_epoch: int = -1
+
+
 class EpochRunner:
     """Epochs of a first-order rule over fixed training data, compiled (one call for a whole
     run of epochs, buffers allocated here once) or in Python on the NumPy backend.
@@ -170,17 +187,25 @@ class EpochRunner:
     sample_weight, a batch's cost is sum w_i L_i / sum w_i, and the per-row decay divides
     by sum w_i instead of m (scikit-learn's weighting). threads: the most threads the
     compiled kernels use (None: fastnn._threads' default).
+
+    On a non-finite loss, and when the last update leaves NaN or infinity in the weights,
+    the network gets back the last weights whose loss was finite. `best` holds the weights
+    after the epoch with the lowest loss so far (by more than min_delta), `best_loss` that
+    loss. With interruptible, Ctrl-C stops a compiled run after the batch in progress.
     """
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
-                 sample_weight=None, threads=None):
+                 sample_weight=None, threads=None, min_delta=0.0, interruptible=False):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
-        self.threads = threads
+        self.threads, self.min_delta, self.interruptible = threads, min_delta, interruptible
         self.sample_weight = sample_weight
         self.rows = min(rows, X.shape[0])
         self.weight_batch = None if sample_weight is None else np.empty(self.rows, net.dtype)
         self.weight_decay, self.decay_per_row = weight_decay, decay_per_row
         self.grad = np.empty_like(net.params)
+        self.previous = np.empty_like(net.params)  # the last weights whose loss was finite
+        self.has_previous = False
+        self.best, self.best_loss = np.empty_like(net.params), float("inf")
         self.compiled = net.backend == "cython"
         if self.compiled:
             units = net._backend.plan.n_units
@@ -188,32 +213,33 @@ class EpochRunner:
             self.deltas = np.empty(self.rows * units, net.dtype)
             self.X_batch = np.empty((self.rows, X.shape[1]), net.dtype)
             self.Y_batch = np.empty((self.rows, Y.shape[1]), net.dtype)
-            self.snapshot = np.empty_like(net.params)
 
-    def run(self, orders, lrs):
-        """Train len(lrs) epochs with row orders `orders` (None for full batches). Returns
-        (epochs done, diverged step or -1, per-epoch losses); on divergence the weights are
-        those the diverging epoch started from."""
+    def run(self, orders, lrs, interrupted=None):
+        """Train len(lrs) epochs with row orders `orders` (None for full batches); returns
+        Epochs. `interrupted` (a list that Ctrl-C makes truthy) stops the Python loop."""
         opt = self.optimizer
         opt._ready(self.net.params)
         losses = np.empty(len(lrs))
         if self.compiled:
             backend = self.net._backend
             with backend.threads(self.rows, self.threads) as threads:
-                done, opt.t, step = backend.kernels.run_epochs(
+                (done, opt.t, diverged, stopped, best_epoch, self.best_loss,
+                 self.has_previous) = backend.kernels.run_epochs(
                     backend.plan, self.net.params, self.X, self.Y, orders, self.rows,
                     opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay,
-                    self.grad, self.acts, self.deltas, self.X_batch, self.Y_batch, self.snapshot,
-                    losses, self.decay_per_row, self.sample_weight, self.weight_batch, threads)
-            return done, step, losses
+                    self.grad, self.acts, self.deltas, self.X_batch, self.Y_batch, self.previous,
+                    self.has_previous, self.best, self.best_loss, self.min_delta, losses,
+                    self.decay_per_row, self.sample_weight, self.weight_batch, threads,
+                    self.interruptible)
+            return Epochs(done, losses, diverged, stopped, best_epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
-            return self._python_epochs(orders, lrs, losses)
+            return self._python_epochs(orders, lrs, losses, interrupted or [])
 
-    def _python_epochs(self, orders, lrs, losses):
+    def _python_epochs(self, orders, lrs, losses, interrupted):
         """The same epochs as the compiled run_epochs, in Python over the backend (the reference)."""
         X, Y, rows, params, n = self.X, self.Y, self.rows, self.net.params, self.X.shape[0]
+        result = Epochs(len(lrs), losses)
         for e, lr in enumerate(lrs):
-            snapshot = params.copy()
             total = 0.0
             for step, start in enumerate(range(0, n, rows)):
                 batch = slice(None) if rows >= n else orders[e, start:start + rows]
@@ -227,41 +253,64 @@ class EpochRunner:
                 decay = self.weight_decay / weight_sum if self.decay_per_row else self.weight_decay
                 J = self.net._backend.backward(X_batch, Y_batch, decay, self.grad, sample_weight=weights)
                 if not np.isfinite(J):
-                    params[...] = snapshot
                     losses[e] = J
-                    return e, step, losses
+                    result.done, result.diverged = e, step
+                    break
+                self.previous[...] = params
+                self.has_previous = True
                 self.optimizer.step(params, self.grad, compiled=False, lr=lr)
                 total += J * m
+                if interrupted:
+                    result.done, result.interrupted = e, True
+                    break
+            if result.diverged >= 0 or result.interrupted:
+                break
             losses[e] = total / n
-        return len(lrs), -1, losses
+            if losses[e] < self.best_loss - self.min_delta:
+                self.best_loss, result.best_epoch = float(losses[e]), e
+                self.best[...] = params
+        if result.diverged < 0 and not np.isfinite(params).all():
+            result.diverged = -2
+        if result.diverged != -1 and self.has_previous:
+            params[...] = self.previous
+        return result
 
 
 def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
                     schedule, rng, threads=None):
-    """Epochs of mini-batch (or full-batch) first-order training."""
+    """Epochs of mini-batch (or full-batch) first-order training. A learning-rate schedule
+    counts epochs from the optimizer's epoch count (so a resumed run goes on where it was)."""
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
     lr0 = optimizer.lr
     runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
-                         threads=threads)
+                         threads=threads, min_delta=session.min_delta,
+                         interruptible=not session.per_epoch_python)
+    runner.best_loss = session.history.best_loss
     epoch, chunk = 0, _first_chunk(net, n, 1 if full else -(-n // batch_size))
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
+        offset = optimizer.epochs
         lrs = (np.full(count, lr0) if schedule is None
-               else np.array([schedule.lr(epoch + i, lr0, n) for i in range(count)]))
+               else np.array([schedule.lr(offset + i, lr0, n) for i in range(count)]))
         orders = None if full else row_orders(rng, n, count, shuffle)
         started = time.perf_counter()
         with _deferred_interrupt() as interrupted:  # record the run's epochs before stopping
-            done, step, losses = runner.run(orders, lrs)
+            result = runner.run(orders, lrs, interrupted)
         elapsed = time.perf_counter() - started
+        done = result.done
+        optimizer.epochs += done
         if session.per_epoch_python:
-            if done and session.end_epoch(losses[0], lrs[0]):
+            if done and session.end_epoch(result.losses[0], lrs[0]):
                 return
         elif done:
-            session.end_chunk(losses[:done], lrs[:done], elapsed)
-        if step >= 0:
-            raise TrainingDiverged(epoch + done, int(step), float(losses[done]))
-        if interrupted:
+            session.end_chunk(result.losses[:done], lrs[:done], elapsed,
+                              result.best_epoch, runner.best_loss, runner.best)
+        if result.diverged >= 0:
+            raise TrainingDiverged(epoch + done, result.diverged, float(result.losses[done]))
+        if result.diverged == -2:
+            raise TrainingDiverged(epoch + done - 1, None, float("nan"))
+        if interrupted or result.interrupted:
             raise KeyboardInterrupt
         epoch += done
         if not session.per_epoch_python:  # aim each compiled call at CHUNK_SECONDS
@@ -277,7 +326,10 @@ def _first_chunk(net, n, steps):
     return int(min(max(1, CHUNK_SECONDS / 4 / seconds), 1 << 20))
 
 
-def _split_validation(net, X, Y, validation_data, validation_fraction, rng):
+def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stored=None):
+    """(X_train, Y_train, (X_val, Y_val) or None, split). A fraction sets aside rows drawn
+    at random from rng, both parts kept in the data's order; split (fraction, n, rows) lets a
+    resumed run set aside the same rows without a draw (`stored`, from the optimizer)."""
     if validation_data is not None and validation_fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
     if validation_data is not None:
@@ -289,19 +341,25 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng):
         Y_val = as_matrix(Y_val, "Y_val", net.dtype, net.n_outputs, allow_vector=True)
         if X_val.shape[0] != Y_val.shape[0]:
             raise ValueError(f"X_val has {X_val.shape[0]} rows but Y_val has {Y_val.shape[0]}")
-        return X, Y, (X_val, Y_val)
+        return X, Y, (X_val, Y_val), None
     if validation_fraction is None:
-        return X, Y, None
+        return X, Y, None, None
     if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, numbers.Real) \
             or not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must lie in (0, 1); got {validation_fraction!r}")
-    n_val = int(round(validation_fraction * X.shape[0]))
-    if not 1 <= n_val < X.shape[0]:
+    n = X.shape[0]
+    n_val = int(round(validation_fraction * n))
+    if not 1 <= n_val < n:
         raise ValueError(f"validation_fraction={validation_fraction} leaves {n_val} of "
-                         f"{X.shape[0]} rows for validation; need at least one on each side")
-    order = rng.permutation(X.shape[0])
-    val, train = order[:n_val], order[n_val:]
-    return X[train], Y[train], (X[val], Y[val])
+                         f"{n} rows for validation; need at least one on each side")
+    if stored is not None and stored["fraction"] == validation_fraction and stored["n"] == n:
+        val = np.asarray(stored["rows"], dtype=np.intp)
+    else:
+        val = np.sort(rng.permutation(n)[:n_val])
+    keep = np.ones(n, bool)
+    keep[val] = False
+    split = {"fraction": float(validation_fraction), "n": n, "rows": val}
+    return X[keep], Y[keep], (X[val], Y[val]), split
 
 
 def _check_schedule(schedule):
@@ -360,13 +418,5 @@ def _training_threads(threads, net, rows):
     if threads is None:
         yield None
         return
-    with _thread_controller().limit(limits=threads, user_api="blas"):
+    with numpy_guard().hold(threads):  # shared by overlapping fits, restored by the last
         yield threads
-
-
-@functools.lru_cache(maxsize=1)
-def _thread_controller():
-    """threadpoolctl's view of the loaded BLAS libraries; finding them takes milliseconds,
-    so it is looked up once (fastnn's own BLAS, scipy's, is loaded by then)."""
-    from threadpoolctl import ThreadpoolController
-    return ThreadpoolController()

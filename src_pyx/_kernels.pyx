@@ -57,6 +57,49 @@ cdef extern from *:
     int FASTNN_OPENMP
     int fastnn_cpu_level() noexcept nogil
 
+
+cdef extern from *:
+    """
+    #include <signal.h>
+    #include <string.h>
+    /* Ctrl-C during a compiled run: a C handler sets this flag, which the training loop reads
+       between batches (a Python handler cannot run while the loop holds no GIL), then hands
+       the signal on to the handler it replaced (Python's, which then runs as usual). */
+    static volatile sig_atomic_t fastnn_stop = 0;
+    static struct sigaction fastnn_replaced;
+    static void fastnn_on_sigint(int signum) {
+        fastnn_stop = 1;
+        if (!(fastnn_replaced.sa_flags & SA_SIGINFO) && fastnn_replaced.sa_handler != SIG_DFL
+                && fastnn_replaced.sa_handler != SIG_IGN)
+            fastnn_replaced.sa_handler(signum);
+    }
+    static int fastnn_hook_sigint(void) {
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_handler = fastnn_on_sigint;
+        sigemptyset(&action.sa_mask);
+        fastnn_stop = 0;
+        return sigaction(SIGINT, &action, &fastnn_replaced) == 0;
+    }
+    static void fastnn_unhook_sigint(void) { sigaction(SIGINT, &fastnn_replaced, NULL); }
+    """
+    int fastnn_stop
+    int fastnn_hook_sigint() noexcept nogil
+    void fastnn_unhook_sigint() noexcept nogil
+
+
+cdef bint hook_interrupt() noexcept:
+    """Let SIGINT stop a compiled run between batches (main thread only: that is where the
+    signal goes and where Python's handler runs). Returns whether the hook is in place."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return fastnn_hook_sigint()
+
+
+cdef void unhook_interrupt() noexcept:
+    fastnn_unhook_sigint()
+
 #: the instruction-set variant this module was compiled for, and whether it has OpenMP
 VARIANT = FASTNN_VARIANT.decode()
 OPENMP = bool(FASTNN_OPENMP)
@@ -206,19 +249,20 @@ cdef enum:
     UPDATE_ALIGN = 64
 
 
-cdef inline void update_all(int kind, const double* hyper, floating* params,
-                            const floating* grad, floating* state, Py_ssize_t n, long t,
-                            double lr, int threads) noexcept nogil:
-    """One update of every parameter, the vector split into contiguous pieces."""
+cdef inline void update_all(int kind, const double* hyper, const floating* params,
+                            floating* updated, const floating* grad, floating* state,
+                            Py_ssize_t n, long t, double lr, int threads) noexcept nogil:
+    """One update of every parameter (into `updated`, which may be `params`), the vector
+    split into contiguous pieces."""
     cdef int p, parts = parts_for(n, ELEMENT_WORK, n, UPDATE_ALIGN, threads)
     cdef Py_ssize_t lo, hi
     if parts == 1:
-        update(kind, hyper, params, grad, state, n, n, t, lr)
+        update(kind, hyper, params, updated, grad, state, n, n, t, lr)
         return
     for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
         lo = piece_start(p, parts, n)
         hi = piece_start(p + 1, parts, n)
-        update(kind, hyper, params + lo, grad + lo, state + lo, n, hi - lo, t, lr)
+        update(kind, hyper, params + lo, updated + lo, grad + lo, state + lo, n, hi - lo, t, lr)
 
 
 cdef inline Py_ssize_t piece_start(int part, int parts, Py_ssize_t n) noexcept nogil:
@@ -240,7 +284,8 @@ def step(int kind, const double[::1] hyper, floating[::1] params, const floating
     if n == 0:
         return
     with nogil:
-        update_all(kind, &hyper[0], &params[0], &grad[0], &state[0, 0], n, t, lr, threads)
+        update_all(kind, &hyper[0], &params[0], &params[0], &grad[0], &state[0, 0], n, t, lr,
+                   threads)
 
 
 # -- training: whole runs of epochs per call ----------------------------------------------------
@@ -268,14 +313,24 @@ cdef inline void copy_rows(const floating* X, const floating* Y, const Py_ssize_
         memcpy(Y_batch + r * n_out, Y + rows[r] * n_out, n_out * sizeof(floating))
 
 
+cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether x holds no NaN or infinity (x - x is 0 for every finite x, NaN otherwise)."""
+    cdef Py_ssize_t i
+    cdef floating total = 0
+    for i in range(n):
+        total = total + (x[i] - x[i])
+    return total == 0
+
+
 def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                const floating[:, ::1] Y, const Py_ssize_t[:, ::1] order, int batch_size,
                int kind, const double[::1] hyper, floating[:, ::1] state, long t,
                const double[::1] lrs, double weight_decay, floating[::1] grad,
                floating[::1] acts, floating[::1] deltas, floating[:, ::1] X_batch,
-               floating[:, ::1] Y_batch, floating[::1] snapshot, double[::1] losses,
+               floating[:, ::1] Y_batch, floating[::1] previous, bint has_previous,
+               floating[::1] best, double best_loss, double min_delta, double[::1] losses,
                bint decay_per_row=False, const floating[::1] sample_weight=None,
-               floating[::1] weight_batch=None, int threads=1):
+               floating[::1] weight_batch=None, int threads=1, bint interruptible=False):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
@@ -288,24 +343,37 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     The caller (fastnn/training.py) decides the epochs' row orders (from its seeded NumPy
     Generator) and learning rates, so the compiled and the Python loop see the same draws.
 
-    Returns (epochs_done, t, diverged_step): on a non-finite loss, params are restored from
-    the start of that epoch and diverged_step is the step within the epoch (else -1).
+    Every update writes the new parameters into the buffer that held the ones before the
+    last update, so the last weights whose loss was computed (and finite) are always at
+    hand without a copy per step: on a non-finite loss, or when the last update leaves a
+    NaN or infinity in the weights, `params` gets them back. `previous` (with has_previous)
+    carries them from call to call. Whenever an epoch's loss improves on best_loss by more
+    than min_delta, `best` receives the weights after that epoch. With interruptible, a
+    SIGINT (Ctrl-C) stops the run after the batch in progress (see hook_interrupt).
+
+    Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
+    non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous).
     """
     cdef const NetLayout* net = &plan.c
     cdef Py_ssize_t n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
     cdef Py_ssize_t n_params = params.shape[0], n_epochs = lrs.shape[0]
     cdef bint full = batch_size >= n
-    cdef Py_ssize_t e, i, start, stop, r, step, diverged = -1, done = n_epochs
+    cdef Py_ssize_t e, i, start, stop, r, step, diverged = -1, done = n_epochs, best_epoch = -1
     cdef double J, total, weight_sum
     cdef int m
+    cdef bint interrupted = False
     cdef const floating* w = NULL
     cdef const floating* x_rows
     cdef const floating* y_rows
+    cdef floating* current
+    cdef floating* spare
+    cdef floating* swap
     cdef int rows = <int> (n if full else batch_size)
     # the passes trust these sizes: check every buffer once
     if (net.n_params != n_params or net.sizes[0] != n_in or net.sizes[net.n_layers] != n_out
             or Y.shape[0] != n or n < 1 or batch_size < 1 or grad.shape[0] != n_params
-            or snapshot.shape[0] != n_params or state.shape[1] != n_params or state.shape[0] < 3
+            or previous.shape[0] != n_params or best.shape[0] != n_params
+            or state.shape[1] != n_params or state.shape[0] < 3
             or hyper.shape[0] < 6 or losses.shape[0] < n_epochs
             or acts.shape[0] < rows * net.n_units or deltas.shape[0] < rows * net.n_units
             or rows > 2147483647 // max(net.n_units, 1) or threads < 1):
@@ -324,10 +392,11 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
             for i in range(n):
                 if not 0 <= order[e, i] < n:
                     raise IndexError(f"row order {order[e, i]} outside [0, {n})")
+    if interruptible:
+        interruptible = hook_interrupt()
+    current, spare = &params[0], &previous[0]
     with nogil:
         for e in range(n_epochs):
-            if not full:  # a full batch is one step: the loss is checked before its update
-                memcpy(&snapshot[0], &params[0], n_params * sizeof(floating))
             total = 0
             start = 0
             step = 0
@@ -350,26 +419,52 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                     for r in range(m):
                         weight_batch[r] = <floating> (weight_batch[r] * m / weight_sum)
                     w = &weight_batch[0]
-                J = backward_pass(net, &params[0], x_rows, y_rows, w, m,
+                J = backward_pass(net, current, x_rows, y_rows, w, m,
                                   <floating> (weight_decay / weight_sum if decay_per_row else weight_decay),
                                   &acts[0], &deltas[0], &grad[0], threads)
                 if not isfinite(J):
-                    if not full:
-                        memcpy(&params[0], &snapshot[0], n_params * sizeof(floating))
                     losses[e] = J
                     diverged = step
                     break
+                # the loss at `current` is finite: the step writes the new weights over the
+                # older ones, and `current` becomes the last weights with a finite loss
                 t += 1
-                update_all(kind, &hyper[0], &params[0], &grad[0], &state[0, 0], n_params, t,
+                update_all(kind, &hyper[0], current, spare, &grad[0], &state[0, 0], n_params, t,
                            lrs[e], threads)
+                swap = current
+                current = spare
+                spare = swap
+                has_previous = True
                 total += J * m
                 start += m
                 step += 1
-            if diverged >= 0:
+                if interruptible and fastnn_stop:
+                    interrupted = True
+                    break
+            if diverged >= 0 or interrupted:
                 done = e
                 break
             losses[e] = total / n
-    return done, t, diverged
+            if losses[e] < best_loss - min_delta:
+                best_loss = losses[e]
+                best_epoch = e
+                memcpy(&best[0], current, n_params * sizeof(floating))
+        if diverged < 0 and not all_finite(current, n_params):
+            diverged = -2  # the last update made the weights non-finite
+        if diverged != -1:
+            # back to the last weights whose loss was finite (spare, after the last step), or
+            # where the call started if its very first loss was not finite
+            if has_previous:
+                current = spare
+            done = e if diverged >= 0 else n_epochs
+        # the network's own buffer holds the result, `previous` the weights before it
+        if current != &params[0]:
+            memcpy(&grad[0], &params[0], n_params * sizeof(floating))
+            memcpy(&params[0], current, n_params * sizeof(floating))
+            memcpy(&previous[0], &grad[0], n_params * sizeof(floating))
+    if interruptible:
+        unhook_interrupt()
+    return done, t, diverged, interrupted, best_epoch, best_loss, has_previous
 
 
 # -- twins of the element-wise kernels, so tests can call them directly ----------------------

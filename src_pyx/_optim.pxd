@@ -27,11 +27,13 @@ cdef inline floating lerp(floating start, floating end, floating weight) noexcep
     return end - (end - start) * (1 - weight)
 
 
-cdef inline void update(int kind, const double* hyper, floating* p, const floating* g,
-                        floating* state, Py_ssize_t stride, Py_ssize_t n, long t,
-                        double lr) noexcept nogil:
+cdef inline void update(int kind, const double* hyper, const floating* p, floating* q,
+                        const floating* g, floating* state, Py_ssize_t stride, Py_ssize_t n,
+                        long t, double lr) noexcept nogil:
+    """q <- one step of rule `kind` from parameters p (q may be p: in place, or another
+    buffer, so the parameters before the step are kept)."""
     cdef Py_ssize_t i
-    cdef floating gi, d, denom, avg, s
+    cdef floating gi, d, denom, avg, s, pi
     cdef floating flr = <floating> lr
     cdef floating* s0 = state
     cdef floating* s1 = state + stride
@@ -49,22 +51,22 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         nesterov = hyper[3] != 0
         if momentum == 0:
             for i in range(n):
-                p[i] = p[i] + (-flr) * (g[i] + wd * p[i])
+                q[i] = p[i] + (-flr) * (g[i] + wd * p[i])
         elif t == 1:
             for i in range(n):
                 gi = g[i] + wd * p[i]
                 s0[i] = gi
-                p[i] = p[i] + (-flr) * (gi + momentum * gi if nesterov else gi)
+                q[i] = p[i] + (-flr) * (gi + momentum * gi if nesterov else gi)
         elif nesterov:
             for i in range(n):
                 gi = g[i] + wd * p[i]
                 s0[i] = s0[i] * momentum + dampening * gi
-                p[i] = p[i] + (-flr) * (gi + momentum * s0[i])
+                q[i] = p[i] + (-flr) * (gi + momentum * s0[i])
         else:
             for i in range(n):
                 gi = g[i] + wd * p[i]
                 s0[i] = s0[i] * momentum + dampening * gi
-                p[i] = p[i] + (-flr) * s0[i]
+                q[i] = p[i] + (-flr) * s0[i]
     elif kind == ADAGRAD:  # hyper: lr_decay, weight_decay, eps
         clr = <floating> (lr / (1 + (t - 1) * hyper[0]))
         wd = <floating> hyper[1]
@@ -72,7 +74,7 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         for i in range(n):
             gi = g[i] + wd * p[i]
             s0[i] = s0[i] + gi * gi
-            p[i] = p[i] + (-clr) * gi / (fsqrt(s0[i]) + eps)
+            q[i] = p[i] + (-clr) * gi / (fsqrt(s0[i]) + eps)
     elif kind == ADADELTA:  # hyper: rho, eps, weight_decay
         rho = <floating> hyper[0]
         one_minus = <floating> (1 - hyper[0])
@@ -83,7 +85,7 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
             s0[i] = s0[i] * rho + one_minus * gi * gi
             d = fsqrt(s1[i] + eps) / fsqrt(s0[i] + eps) * gi
             s1[i] = s1[i] * rho + one_minus * d * d
-            p[i] = p[i] + (-flr) * d
+            q[i] = p[i] + (-flr) * d
     elif kind == ADAM:  # hyper: beta1, beta2, eps, weight_decay, amsgrad, decoupled (AdamW)
         one_minus = <floating> (1 - hyper[0])   # torch forms 1 - beta in double
         b2 = <floating> hyper[1]
@@ -97,19 +99,19 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         c2_sqrt = <floating> sqrt(1 - pow(hyper[1], t))
         if amsgrad:
             for i in range(n):
-                p[i] = p[i] * decay
-                gi = g[i] + wd * p[i]
+                pi = p[i] * decay
+                gi = g[i] + wd * pi
                 s0[i] = lerp(s0[i], gi, one_minus)
                 s1[i] = s1[i] * b2 + one_minus2 * gi * gi
                 s2[i] = s1[i] if s1[i] > s2[i] else s2[i]
-                p[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s2[i]) / c2_sqrt + eps)
+                q[i] = pi + (-step_size) * s0[i] / (fsqrt(s2[i]) / c2_sqrt + eps)
         else:
             for i in range(n):
-                p[i] = p[i] * decay
-                gi = g[i] + wd * p[i]
+                pi = p[i] * decay
+                gi = g[i] + wd * pi
                 s0[i] = lerp(s0[i], gi, one_minus)
                 s1[i] = s1[i] * b2 + one_minus2 * gi * gi
-                p[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s1[i]) / c2_sqrt + eps)
+                q[i] = pi + (-step_size) * s0[i] / (fsqrt(s1[i]) / c2_sqrt + eps)
     elif kind == RMSPROP:  # hyper: alpha, eps, weight_decay, momentum, centered
         alpha = <floating> hyper[0]
         one_minus = <floating> (1 - hyper[0])
@@ -131,18 +133,18 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
                 gi = g[i] + wd * p[i]
                 avg = (fsqrt(s0[i] + (-1) * s1[i] * s1[i]) if centered else fsqrt(s0[i])) + eps
                 s2[i] = s2[i] * momentum + gi / avg
-                p[i] = p[i] + (-flr) * s2[i]
+                q[i] = p[i] + (-flr) * s2[i]
         else:
             for i in range(n):
                 gi = g[i] + wd * p[i]
                 avg = (fsqrt(s0[i] + (-1) * s1[i] * s1[i]) if centered else fsqrt(s0[i])) + eps
-                p[i] = p[i] + (-flr) * gi / avg
+                q[i] = p[i] + (-flr) * gi / avg
     elif kind == SKLEARN_SGD:  # hyper: momentum, nesterov; state: velocity (scikit-learn's rule)
         momentum = <floating> hyper[0]
         nesterov = hyper[1] != 0
         for i in range(n):
             s0[i] = momentum * s0[i] - flr * g[i]
-            p[i] = p[i] + (momentum * s0[i] - flr * g[i] if nesterov else s0[i])
+            q[i] = p[i] + (momentum * s0[i] - flr * g[i] if nesterov else s0[i])
     elif kind == SKLEARN_ADAM:  # hyper: beta1, beta2, eps (scikit-learn's rule)
         b2 = <floating> hyper[1]
         one_minus = <floating> (1 - hyper[0])
@@ -152,7 +154,7 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
         for i in range(n):
             s0[i] = <floating> hyper[0] * s0[i] + one_minus * g[i]
             s1[i] = b2 * s1[i] + one_minus2 * (g[i] * g[i])
-            p[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s1[i]) + eps)
+            q[i] = p[i] + (-step_size) * s0[i] / (fsqrt(s1[i]) + eps)
     elif kind == RPROP:  # hyper: etaminus, etaplus, step_min, step_max; state: prev, step
         etaminus = <floating> hyper[0]
         etaplus = <floating> hyper[1]
@@ -175,7 +177,9 @@ cdef inline void update(int kind, const double* hyper, floating* p, const floati
             if s == etaminus:  # iRprop-: no step (and no memory) after a sign change
                 gi = 0
             if gi > 0:
-                p[i] = p[i] + (-1) * s1[i]
+                q[i] = p[i] + (-1) * s1[i]
             elif gi < 0:
-                p[i] = p[i] + s1[i]
+                q[i] = p[i] + s1[i]
+            else:
+                q[i] = p[i]
             s0[i] = gi

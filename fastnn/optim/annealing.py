@@ -40,10 +40,14 @@ class Annealing(Optimizer):
         rng = np.random.default_rng() if rng is None else rng
 
         def cost(X, Y, weight_decay):
-            return net._backend.cost(X, Y, weight_decay, threads=threads)
+            with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is handled
+                return net._backend.cost(X, Y, weight_decay, threads=threads)
         params = net.params
         current = params.copy()
         energy = cost(X, Y, weight_decay)
+        if not np.isfinite(energy):
+            from ..history import TrainingDiverged
+            raise TrainingDiverged(0, 0, float(energy))
         best, best_energy = current.copy(), energy
         try:
             for T in self.temperatures(epochs):

@@ -65,6 +65,7 @@ class AWSGD(Optimizer):
         grad = np.empty_like(net.params)
         compiled = net.backend == "cython"
         lr0 = self.step.lr
+        previous = None
         for epoch in range(epochs):
             lr = schedule.lr(epoch, lr0, n) if schedule is not None else lr0
             total = 0.0
@@ -78,7 +79,10 @@ class AWSGD(Optimizer):
                 J = net._backend.backward(X[rows], Y[rows], weight_decay, grad, sample_weight=weights,
                                           threads=threads)
                 if not np.isfinite(J):
+                    if previous is not None:
+                        net.params[...] = previous  # the last weights whose loss was finite
                     raise _diverged(epoch, J)
+                previous = net.params.copy()
                 norms = self._row_gradient_norms(net, X[rows], m)
                 running = norms.mean() if running is None else 0.9 * running + 0.1 * norms.mean()
                 scores = norms / max(running, np.finfo(float).tiny)
@@ -86,6 +90,9 @@ class AWSGD(Optimizer):
                 self.step.step(net.params, grad, compiled=compiled, lr=lr, threads=threads or 1)
                 total += J
             self.proposal = q
+            if not np.isfinite(net.params).all():
+                net.params[...] = previous
+                raise _diverged(epoch, float("nan"))
             if session.end_epoch(total / max(1, n // m), lr):
                 return
 

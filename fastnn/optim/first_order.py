@@ -27,12 +27,17 @@ def _lerp(start, end, weight):
 class FirstOrder(Optimizer):
     """An elementwise rule over the flat parameters: `step(params, grad)` updates in place.
 
-    State lives in a (3, n_params) array of the network's dtype, allocated by `reset`.
+    State lives in a (3, n_params) array of the network's dtype, allocated by `reset`, with
+    the step count t. It also carries what Network.fit(resume=True) needs to go on exactly
+    where a run stopped: the epochs trained (a learning-rate schedule's position) and the
+    rows a validation_fraction set aside (`validation`: fraction, n and rows, or None).
     """
 
     kind = None
     state = None
     t = 0
+    epochs = 0
+    validation = None
 
     def __init__(self, lr):
         self.lr = check_real(lr, "lr", low=0)
@@ -45,6 +50,8 @@ class FirstOrder(Optimizer):
         """Fresh state for a parameter vector of n_params entries of dtype."""
         self.state = np.zeros((3, n_params), dtype=dtype)
         self.t = 0
+        self.epochs = 0
+        self.validation = None
 
     def _ready(self, params):
         if self.state is None or self.state.shape[1] != params.size or self.state.dtype != params.dtype:
@@ -71,12 +78,17 @@ class FirstOrder(Optimizer):
         return g + weight_decay * p if weight_decay != 0 else g
 
     def state_dict(self):
+        validation = None if self.validation is None else {
+            **self.validation, "rows": np.array(self.validation["rows"])}
         return {"hyper": self.hyper_parameters(),
-                "state": {"t": self.t, "buffers": None if self.state is None else self.state.copy()}}
+                "state": {"t": self.t, "epochs": self.epochs, "validation": validation,
+                          "buffers": None if self.state is None else self.state.copy()}}
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
         self.t = int(state["state"]["t"])
+        self.epochs = int(state["state"].get("epochs", 0))
+        self.validation = state["state"].get("validation")
         buffers = state["state"]["buffers"]
         self.state = None if buffers is None else np.array(buffers)
 

@@ -6,6 +6,7 @@ at x cast once to float32 per call, and its gradient handed back in float64.
 """
 import numpy as np
 
+from ..history import TrainingDiverged
 from .base import Optimizer, check_count, check_real
 
 
@@ -63,22 +64,32 @@ class _ScipyMinimizer(Optimizer):
                 raise Stop("max_fun")
             return objective(x)
 
+        last_good = net.params.copy()  # the last iterate whose loss was finite
+
         def callback(intermediate_result):
             # the iterate is scipy's x; the network follows it so validation, callbacks and
             # best-weight tracking see the current point
             net.params[...] = intermediate_result.x
+            if np.isfinite(intermediate_result.fun) and np.isfinite(net.params).all():
+                last_good[...] = net.params
             if session.end_epoch(intermediate_result.fun, 0.0):
                 raise StopIteration
 
         x0 = net.params.astype(np.float64)
         try:
-            self.result = minimize(fun, x0, jac=True, method=self.method, tol=self.tol,
-                                   callback=callback, options=self._options(self.max_iter or epochs))
-            net.params[...] = self.result.x
-            if self.result.success and session.history.stop_reason == "completed":
-                session.history.stop_reason = "converged"
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+                self.result = minimize(fun, x0, jac=True, method=self.method, tol=self.tol,
+                                       callback=callback,
+                                       options=self._options(self.max_iter or epochs))
         except Stop:
             session.history.stop_reason = "max_fun"
+            return
+        if not (np.isfinite(self.result.fun) and np.isfinite(self.result.x).all()):
+            net.params[...] = last_good
+            raise TrainingDiverged(session.history.epochs, 0, float(self.result.fun))
+        net.params[...] = self.result.x
+        if self.result.success and session.history.stop_reason == "completed":
+            session.history.stop_reason = "converged"
 
 
 class LBFGS(_ScipyMinimizer):

@@ -116,7 +116,7 @@ def _read_csv(path, target=None, has_target=True):
     import numpy as np
 
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is no name
             header = [name.strip() for name in handle.readline().strip().split(",")]
             data = np.loadtxt(handle, delimiter=",", ndmin=2)
     except FileNotFoundError:
@@ -144,17 +144,35 @@ def _load_training_data(args):
         digits = load_digits()
         return digits.data / 16.0, digits.target, "digits"
     if args.data.endswith(".npz"):
-        try:
-            with np.load(args.data, allow_pickle=False) as archive:
-                if "X" not in archive.files or "y" not in archive.files:
-                    raise CommandError(f"{args.data}: an NPZ needs arrays 'X' and 'y'")
-                return archive["X"], archive["y"], args.data
-        except FileNotFoundError:
-            raise CommandError(f"{args.data}: no such file") from None
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"{args.data}: cannot read ({exc})") from None
+        arrays = _read_arrays(args.data, ("X", "y"))
+        return arrays["X"], arrays["y"], args.data
     X, y = _read_csv(args.data, args.target)
     return X, y, args.data
+
+
+def _read_arrays(path, names):
+    """The arrays `names` of an .npz file (or the one array of an .npy, as names[0]); any
+    fault of the file is a one-line CommandError."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            return {names[0]: data}
+        with data:
+            missing = [name for name in names if name not in data.files]
+            if missing:
+                raise CommandError(f"{path}: an NPZ needs arrays {', '.join(map(repr, names))}; "
+                                   f"it has {', '.join(map(repr, data.files)) or 'none'}")
+            return {name: data[name] for name in names}
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except EOFError:
+        raise CommandError(f"{path}: the file is empty or cut short") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise CommandError(f"{path}: cannot read it as NumPy data ({exc})") from None
 
 
 def _task(args, y):
@@ -180,6 +198,8 @@ def train(args):
     for path in (args.save, args.plot):  # before any training: nothing is lost to a bad path
         if path:
             _check_output_path(path)
+    if args.plot:
+        _need_matplotlib()
     X, y, source = _load_training_data(args)
     X = np.asarray(X, dtype=args.dtype)
     y = np.asarray(y)
@@ -247,7 +267,8 @@ def _plot_loss(path, history):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise CommandError("--plot needs matplotlib: pip install 'fastnn[plot]'") from None
+        raise CommandError('--plot needs matplotlib: pip install ".[plot]" from the fastnn '
+                           "checkout, or pip install matplotlib") from None
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(np.arange(1, history.epochs + 1), history.loss, label="training loss")
     axes.set_xlabel("epoch")
@@ -267,19 +288,13 @@ def predict(args):
 
     net = load(args.model)
     if args.data.endswith((".npy", ".npz")):
-        try:
-            data = np.load(args.data, allow_pickle=False)
-            if isinstance(data, np.lib.npyio.NpzFile):
-                with data:
-                    X = data["X"]
-            else:
-                X = data
-        except FileNotFoundError:
-            raise CommandError(f"{args.data}: no such file") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise CommandError(f"{args.data}: cannot read ({exc})") from None
+        X = _read_arrays(args.data, ("X",))["X"]
     else:
         X, _ = _read_csv(args.data, has_target=False)
+    if X.ndim == 1:
+        raise CommandError(f"{args.data}: a 1-D array of {X.shape[0]} values; predict needs rows "
+                           f"of {net.n_inputs} features, shape (n_rows, {net.n_inputs}) (one row: "
+                           f"(1, {net.n_inputs}))")
     if X.ndim != 2 or X.shape[1] != net.n_inputs:
         raise CommandError(f"{args.data}: {X.shape[-1] if X.ndim else 0} columns, the model expects "
                            f"{net.n_inputs}")
@@ -314,6 +329,8 @@ def bench(args):
     for path in (args.json, args.plot):
         if path:
             _check_output_path(path)
+    if args.plot:
+        _need_matplotlib()
     rows, environment = benchmark.run(quick=args.quick, cores=args.cores, workloads=workloads,
                                       batches=batches, rounds=args.rounds,
                                       log=lambda line: print(line, file=sys.stderr))
@@ -331,6 +348,13 @@ def bench(args):
         benchmark.plot(args.plot, rows, environment)
         print(f"chart written to {args.plot}")
     return 0
+
+
+def _need_matplotlib():
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CommandError('--plot needs matplotlib: pip install ".[plot]" from the fastnn '
+                           "checkout, or pip install matplotlib")
 
 
 def _image_format(path):

@@ -48,12 +48,22 @@ def as_matrix(A, name, dtype, n_columns, allow_vector=False):
     return arr
 
 
-def as_pair(X, Y, dtype, n_inputs, n_outputs):
-    """X and Y checked as by as_matrix, with the same number of rows."""
+def as_pair(X, Y, dtype, n_inputs, n_outputs, loss=None):
+    """X and Y checked as by as_matrix, with the same number of rows, and Y inside the range
+    of targets `loss` accepts (poisson: counts, never negative)."""
     X = as_matrix(X, "X", dtype, n_inputs)
     Y = as_matrix(Y, "Y", dtype, n_outputs, allow_vector=True)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    from .losses import TARGET_RANGES
+
+    low, high = TARGET_RANGES.get(loss, (None, None))
+    if low is not None and (Y < low).any():
+        raise ValueError(f"the {loss} loss needs targets >= {low:g}; Y has {int((Y < low).sum())} "
+                         f"below (the lowest {Y.min():g})")
+    if high is not None and (Y > high).any():
+        raise ValueError(f"the {loss} loss needs targets <= {high:g}; Y has {int((Y > high).sum())} "
+                         f"above (the highest {Y.max():g})")
     return X, Y
 
 

@@ -11,6 +11,7 @@ sigmoid     1 / (1 + exp(-z))                a (1 - a)
 tanh        tanh(z)                          1 - a^2
 relu        max(z, 0)                        [a > 0]
 softmax     exp(z_k) / sum_j exp(z_j)        (through its loss only)
+exp         e^z (output of the poisson loss)  (through its loss only)
 ==========  ===============================  ======================
 
 Adding an activation: one entry in each registry below, plus its branch in
@@ -45,6 +46,11 @@ def softmax(z):
     return z
 
 
+def exp(z):
+    """e^z: the mean of a Poisson count, from the log-link pre-activation."""
+    return np.exp(z, out=z)
+
+
 def _identity_derivative(a, delta):
     return delta
 
@@ -66,14 +72,15 @@ def _relu_derivative(a, delta):
 
 #: name -> in-place f(z)
 ACTIVATIONS = {"identity": identity, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
-               "softmax": softmax}
+               "softmax": softmax, "exp": exp}
 
-#: name -> in-place delta *= f'(z), given a = f(z); softmax has none (its loss supplies it)
+#: name -> in-place delta *= f'(z), given a = f(z); softmax and exp have none (their losses
+#: supply it)
 DERIVATIVES = {"identity": _identity_derivative, "sigmoid": _sigmoid_derivative,
                "tanh": _tanh_derivative, "relu": _relu_derivative}
 
-#: activations allowed in hidden layers (softmax only normalises an output layer)
+#: activations allowed in hidden layers (softmax and exp only serve an output layer's loss)
 HIDDEN_ACTIVATIONS = tuple(DERIVATIVES)
 
 #: name -> code of the compiled kernels (src_pyx/_activations.pxd)
-ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
+ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exp": 5}

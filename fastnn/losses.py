@@ -10,7 +10,11 @@ name                   output       L(y, a)                              dL/dz
 mse                    not softmax  1/2 sum_k (a_k - y_k)^2              (a - y) f'(a)
 cross_entropy          softmax      -sum_k y_k log a_k                   a sum_k y_k - y
 binary_cross_entropy   sigmoid      -sum_k y_k log a_k + (1-y_k) log(1-a_k)   a - y
+poisson                exp          sum_k a_k - y_k log a_k + y_k log y_k - y_k   a - y
 =====================  ===========  ===================================  ===================
+
+poisson is half the Poisson deviance (scikit-learn's MLPRegressor(loss="poisson")), with the
+log link a = e^z: targets are counts or rates, never negative.
 
 cross_entropy's gradient a * sum_k y_k - y is a - y for one-hot (or any probability) rows.
 """
@@ -44,16 +48,28 @@ def binary_cross_entropy(z, y, output):
     return (softplus - y * z).sum(axis=1), a, a - y
 
 
+def poisson(z, y, output):
+    # y log(y / a) - y + a with log a = z, so no log of a (which may underflow) is taken
+    from scipy.special import xlogy
+
+    a = np.exp(z)
+    return (a - y * z + xlogy(y, y) - y).sum(axis=1), a, a - y
+
+
 #: name -> function(z, y, output) returning (per-sample losses, activation a, dL/dz)
 LOSSES = {"mse": mse, "cross_entropy": cross_entropy,
-          "binary_cross_entropy": binary_cross_entropy}
+          "binary_cross_entropy": binary_cross_entropy, "poisson": poisson}
 
 #: name -> the output activations the loss may follow
 LOSS_OUTPUTS = {
     "mse": ("identity", "sigmoid", "tanh", "relu"),
     "cross_entropy": ("softmax",),
     "binary_cross_entropy": ("sigmoid",),
+    "poisson": ("exp",),
 }
 
+#: name -> (lowest, highest) target value the loss accepts (None: no bound)
+TARGET_RANGES = {"poisson": (0.0, None)}
+
 #: name -> code of the compiled kernels (src_pyx/_losses.pxd)
-LOSS_CODES = {"mse": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
+LOSS_CODES = {"mse": 0, "cross_entropy": 1, "binary_cross_entropy": 2, "poisson": 3}

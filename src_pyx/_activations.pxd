@@ -3,12 +3,12 @@
 # when a product is split over threads); callers guarantee the shapes. The derivative is
 # taken from the activation's output a = f(z), so z need not be kept:
 #   identity 1, sigmoid a(1-a), tanh 1-a^2, relu [a > 0].
-# softmax is an output activation only: its derivative enters through the loss.
+# softmax and exp are output activations only: their derivatives enter through the loss.
 # NaN propagates as in NumPy: relu(NaN) is NaN, and a NaN activation keeps its delta.
 from cython cimport floating
 from libc.math cimport fabs
 
-from _fmath cimport exp_nonpositive, ftanh
+from _fmath cimport exp_nonpositive, fexp, ftanh
 
 # Codes shared with fastnn/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -17,6 +17,7 @@ cdef enum:
     TANH = 2
     RELU = 3
     SOFTMAX = 4
+    EXP = 5
 
 
 cdef inline floating sigmoid(floating z) noexcept nogil:
@@ -57,6 +58,9 @@ cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil
     elif act == RELU:
         for j in range(n):
             z[j] = 0 if z[j] < 0 else z[j]
+    elif act == EXP:
+        for j in range(n):
+            z[j] = fexp(z[j])
 
 
 cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int ld,

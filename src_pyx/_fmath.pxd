@@ -2,8 +2,15 @@
 # arithmetic stays float32 end to end. Plus exp_nonpositive, the exponential the activations
 # and losses need (always of a number <= 0), written so that loops calling it vectorize.
 from cython cimport floating
-from libc.math cimport log, logf, log1p, log1pf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, sqrt, sqrtf, tanh, tanhf
 from libc.string cimport memcpy
+
+
+cdef inline floating fexp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
 
 
 cdef inline floating flog(floating x) noexcept nogil:

@@ -4,17 +4,19 @@
 #   mse                   1/2 sum_k (a_k - y_k)^2           dL/dz_k = (a_k - y_k) f'(a_k)
 #   cross_entropy         -sum_k y_k log softmax(z)_k       dL/dz_k = a_k sum_j y_j - y_k
 #   binary_cross_entropy  sum_k softplus(z_k) - y_k z_k     dL/dz_k = a_k - y_k
+#   poisson               sum_k e^z_k - y_k z_k + y_k log y_k - y_k   dL/dz_k = a_k - y_k
 from cython cimport floating
 from libc.math cimport fabs
 
 from _activations cimport activate_run, multiply_derivative_run
-from _fmath cimport exp_nonpositive, flog, flog1p
+from _fmath cimport exp_nonpositive, fexp, flog, flog1p
 
 # Codes shared with fastnn/losses.py (LOSS_CODES).
 cdef enum:
     MSE = 0
     CROSS_ENTROPY = 1
     BINARY_CROSS_ENTROPY = 2
+    POISSON = 3
 
 cdef enum:
     LOSS_CHUNK = 64  # rows per exponential loop of the softmax loss
@@ -100,6 +102,18 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                 r = 1 / (1 + e)
                 row[j] = r if row[j] >= 0 else e * r
             total += row_total if sample_weight == NULL else sample_weight[i] * row_total
+    elif loss == POISSON:  # half the Poisson deviance, log link: y log(y / a) - y + a
+        for i in range(rows):
+            row = z + <Py_ssize_t> i * n
+            yrow = y + <Py_ssize_t> i * n
+            row_total = 0
+            for j in range(n):
+                e = fexp(row[j])
+                row_total += e - yrow[j] * row[j] - yrow[j]
+                if yrow[j] > 0:
+                    row_total += yrow[j] * flog(yrow[j])
+                row[j] = e
+            total += row_total if sample_weight == NULL else sample_weight[i] * row_total
     else:  # mse: 1/2 sum_k (a_k - y_k)^2
         activate_run(act, z, size)
         if sample_weight == NULL:
@@ -124,6 +138,6 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
             for j in range(n):
                 delta[<Py_ssize_t> i * n + j] = row_scale * (z[<Py_ssize_t> i * n + j]
                                                              - y[<Py_ssize_t> i * n + j])
-    if loss != BINARY_CROSS_ENTROPY:  # dL/dz = (a - y) f'(a); with BCE it is a - y
+    if loss == MSE:  # dL/dz = (a - y) f'(a); with BCE and poisson it is a - y
         multiply_derivative_run(act, delta, z, size)
     return total

@@ -27,6 +27,8 @@ def random_problem(rng, layers, loss, n_samples):
         Y = np.eye(layers[-1])[rng.integers(0, layers[-1], n_samples)]
     elif loss == "binary_cross_entropy":
         Y = (rng.random((n_samples, layers[-1])) < 0.5).astype(float)
+    elif loss == "poisson":
+        Y = rng.poisson(1.5, (n_samples, layers[-1])).astype(float)
     else:
         Y = rng.standard_normal((n_samples, layers[-1])) * 0.5
     return X, Y

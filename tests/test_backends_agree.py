@@ -69,6 +69,8 @@ def test_cost_matches_scipy_formula(backend, output, loss, formula):
 @pytest.mark.parametrize("output, loss", PAIRS)
 def test_extreme_pre_activations_stay_finite(backend, dtype, output, loss):
     """|z| up to 1e4 into sigmoid/softmax, probabilities of exactly 0 or 1: finite J and grad."""
+    if output == "exp":
+        pytest.skip("e^z itself overflows past z = 88 (float32) or 709 (float64): see below")
     net = fnn.Network([1, 3], output=output, loss=loss, dtype=dtype, backend=backend)
     net.weights[0][...] = [[1e4, -1e4, 0.0]]
     X = np.array([[1.0], [-1.0], [0.0]])
@@ -78,3 +80,18 @@ def test_extreme_pre_activations_stay_finite(backend, dtype, output, loss):
     assert np.isfinite(net.forward(X)).all()
     if loss != "mse":  # log-loss of a confident wrong answer: about |z| = 1e4 per sample
         assert bp.loss > 1e3
+
+
+def test_the_exp_output_overflows_only_where_e_to_the_z_does(backend, dtype):
+    """Poisson's exp output: a very negative z is a rate of 0 (finite loss), a z beyond the
+    dtype's exp range an infinite rate and loss, which training reports as divergence."""
+    net = fnn.Network([1, 1], output="exp", loss="poisson", dtype=dtype, backend=backend)
+    net.weights[0][...] = 1.0
+    net.biases[0][...] = 0.0
+    low = net.backward(np.array([[-1e4]]), np.array([[2.0]]))
+    assert np.isfinite(low.loss) and np.isfinite(low.grad).all()
+    np.testing.assert_allclose(low.loss, 2e4 + 2 * np.log(2) - 2, rtol=1e-6)
+    with np.errstate(over="ignore"):
+        assert np.isinf(net.cost(np.array([[1e4]]), np.array([[2.0]])))
+    with pytest.raises(fnn.TrainingDiverged):
+        net.fit(np.array([[1e4]]), np.array([[2.0]]), optimizer="sgd", epochs=1, batch_size=1)

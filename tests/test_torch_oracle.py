@@ -1,6 +1,7 @@
 """Losses and gradients against PyTorch autograd (skipped when torch is not installed)."""
 import numpy as np
 import pytest
+from scipy.special import xlogy
 
 import fastnn as fnn
 from fastnn.activations import HIDDEN_ACTIVATIONS
@@ -28,6 +29,9 @@ def torch_cost(net, X, Y, weight_decay):
         J = F.cross_entropy(z, y, reduction="sum") / m
     elif net.loss == "binary_cross_entropy":
         J = F.binary_cross_entropy_with_logits(z, y, reduction="sum") / m
+    elif net.loss == "poisson":  # torch drops the deviance's constant y log y - y
+        J = F.poisson_nll_loss(z, y, log_input=True, full=False, reduction="sum") / m
+        J = J + float((xlogy(Y, Y) - Y).sum()) / m
     else:
         J = 0.5 * F.mse_loss(TORCH_ACTIVATIONS[net.output](z), y, reduction="sum") / m
     J = J + 0.5 * weight_decay * sum((W ** 2).sum() for W in Ws)

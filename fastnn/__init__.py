@@ -13,7 +13,7 @@ _NAMES = {"Network": "network", "Backprop": "network",
           "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint",
           "save_checkpoint": "checkpoint",
           "ModelFileError": "io", "load": "io", "save": "io",
-          "gradcheck": "gradcheck", "config": "runtime", "show_config": "runtime",
+          "gradcheck": "gradient_check", "config": "runtime", "show_config": "runtime",
           "MLPClassifier": "sklearn", "MLPRegressor": "sklearn"}
 _MODULES = ("optim", "schedules")
 

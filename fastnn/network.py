@@ -54,10 +54,11 @@ class Network:
     activation : str or sequence of str, default "sigmoid"
         Hidden activation: one of identity, sigmoid, tanh, relu; or one name per hidden layer.
     output : str, default "sigmoid"
-        Output activation: identity, sigmoid, tanh, relu or softmax.
+        Output activation: identity, sigmoid, tanh, relu, softmax or exp.
     loss : str, default "mse"
-        mse (1/2 squared error; any output but softmax), cross_entropy (softmax output) or
-        binary_cross_entropy (sigmoid output). See fastnn.losses.
+        mse (1/2 squared error; output identity, sigmoid, tanh or relu), cross_entropy
+        (softmax output), binary_cross_entropy (sigmoid output) or poisson (half the Poisson
+        deviance, exp output, targets >= 0). See fastnn.losses.
     init : str, default "glorot_uniform"
         glorot_uniform, he_normal, normal or uniform. See fastnn.initializers.
     bias : bool, default True
@@ -266,7 +267,7 @@ class Network:
 
     def cost(self, X, Y, weight_decay=0.0):
         """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2, biases not decayed."""
-        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
+        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs, self.loss)
         return float(self._backend.cost(X, Y, as_nonnegative(weight_decay, "weight_decay")))
 
     def backward(self, X, Y, weight_decay=0.0):
@@ -282,7 +283,7 @@ class Network:
         >>> [d.shape for d in bp.deltas], bp.grad.shape
         ([(1, 2), (1, 1)], (9,))
         """
-        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
+        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs, self.loss)
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
         J = self._backend.backward(X, Y, weight_decay, grad)
@@ -300,7 +301,7 @@ class Network:
         >>> grad.shape
         (3,)
         """
-        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs)
+        X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs, self.loss)
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
         return float(self._backend.backward(X, Y, weight_decay, grad)), grad

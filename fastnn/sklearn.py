@@ -249,7 +249,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         rows = self._batch_size(n)
         runner = EpochRunner(self._net, self._optimizer, X, Y, rows, self.alpha, decay_per_row=True,
-                             sample_weight=sample_weight)
+                             sample_weight=sample_weight, stop_on_divergence=False)
         sample_idx = np.arange(n, dtype=np.intp)
         try:
             self.n_iter_ = 0

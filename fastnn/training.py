@@ -35,7 +35,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
         progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3, resume=False,
         n_jobs=None):
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
-    X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs)
+    X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     optimizer = get_optimizer(optimizer)
     epochs = check_count(epochs, "epochs")
     if batch_size is not None:
@@ -192,11 +192,15 @@ class EpochRunner:
     the network gets back the last weights whose loss was finite. `best` holds the weights
     after the epoch with the lowest loss so far (by more than min_delta), `best_loss` that
     loss. With interruptible, Ctrl-C stops a compiled run after the batch in progress.
+    Without stop_on_divergence, a non-finite loss is recorded and training goes on (only
+    non-finite weights stop it: scikit-learn's rule, for the drop-ins).
     """
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
-                 sample_weight=None, threads=None, min_delta=0.0, interruptible=False):
+                 sample_weight=None, threads=None, min_delta=0.0, interruptible=False,
+                 stop_on_divergence=True):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
+        self.stop_on_divergence = stop_on_divergence
         self.threads, self.min_delta, self.interruptible = threads, min_delta, interruptible
         self.sample_weight = sample_weight
         self.rows = min(rows, X.shape[0])
@@ -230,7 +234,7 @@ class EpochRunner:
                     self.grad, self.acts, self.deltas, self.X_batch, self.Y_batch, self.previous,
                     self.has_previous, self.best, self.best_loss, self.min_delta, losses,
                     self.decay_per_row, self.sample_weight, self.weight_batch, threads,
-                    self.interruptible)
+                    self.interruptible, self.stop_on_divergence)
             return Epochs(done, losses, diverged, stopped, best_epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             return self._python_epochs(orders, lrs, losses, interrupted or [])
@@ -252,7 +256,7 @@ class EpochRunner:
                     weights = (weights * m / weight_sum).astype(params.dtype)
                 decay = self.weight_decay / weight_sum if self.decay_per_row else self.weight_decay
                 J = self.net._backend.backward(X_batch, Y_batch, decay, self.grad, sample_weight=weights)
-                if not np.isfinite(J):
+                if self.stop_on_divergence and not np.isfinite(J):
                     losses[e] = J
                     result.done, result.diverged = e, step
                     break

@@ -330,7 +330,8 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                floating[:, ::1] Y_batch, floating[::1] previous, bint has_previous,
                floating[::1] best, double best_loss, double min_delta, double[::1] losses,
                bint decay_per_row=False, const floating[::1] sample_weight=None,
-               floating[::1] weight_batch=None, int threads=1, bint interruptible=False):
+               floating[::1] weight_batch=None, int threads=1, bint interruptible=False,
+               bint stop_on_divergence=True):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
@@ -349,7 +350,9 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     NaN or infinity in the weights, `params` gets them back. `previous` (with has_previous)
     carries them from call to call. Whenever an epoch's loss improves on best_loss by more
     than min_delta, `best` receives the weights after that epoch. With interruptible, a
-    SIGINT (Ctrl-C) stops the run after the batch in progress (see hook_interrupt).
+    SIGINT (Ctrl-C) stops the run after the batch in progress (see hook_interrupt). Without
+    stop_on_divergence a non-finite loss is recorded and training goes on (scikit-learn's
+    rule: its fits stop only on non-finite weights).
 
     Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
     non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous).
@@ -422,7 +425,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                 J = backward_pass(net, current, x_rows, y_rows, w, m,
                                   <floating> (weight_decay / weight_sum if decay_per_row else weight_decay),
                                   &acts[0], &deltas[0], &grad[0], threads)
-                if not isfinite(J):
+                if stop_on_divergence and not isfinite(J):
                     losses[e] = J
                     diverged = step
                     break

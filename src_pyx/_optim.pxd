@@ -1,6 +1,8 @@
 # Fused optimizer updates: one pass over the flat parameter vector, in place, following
 # torch.optim's single-tensor rules operation by operation (so float64 trajectories agree
-# with PyTorch to rounding). `hyper` holds each rule's hyper-parameters in the order of
+# with PyTorch to rounding; Adam multiplies by 1/sqrt(1 - beta2^t) where torch divides by
+# sqrt(1 - beta2^t): one division less per parameter, the denominator within an ulp of
+# torch's). `hyper` holds each rule's hyper-parameters in the order of
 # fastnn/optim/first_order.py; `state` holds three rows of per-parameter state, `stride`
 # apart, so that a slice of the parameters (one thread's share) is updated with the matching
 # slice of the state; t is the 1-based step count. Callers guarantee the sizes.
@@ -38,7 +40,7 @@ cdef inline void update(int kind, const double* hyper, const floating* p, floati
     cdef floating* s0 = state
     cdef floating* s1 = state + stride
     cdef floating* s2 = state + 2 * stride
-    cdef floating wd, momentum, dampening, b2, eps, step_size, c2_sqrt, clr, decay
+    cdef floating wd, momentum, dampening, b2, eps, step_size, c2_inverse, clr, decay
     cdef floating rho, alpha, etaminus, etaplus, step_min, step_max, one_minus, one_minus2
     cdef bint nesterov, amsgrad, decoupled, centered
     # Loop-invariant choices are taken outside the loops, so each loop is straight-line
@@ -96,7 +98,7 @@ cdef inline void update(int kind, const double* hyper, const floating* p, floati
         wd = <floating> (0 if decoupled else hyper[3])
         decay = <floating> (1 - lr * hyper[3] if decoupled else 1)
         step_size = <floating> (lr / (1 - pow(hyper[0], t)))
-        c2_sqrt = <floating> sqrt(1 - pow(hyper[1], t))
+        c2_inverse = <floating> (1 / sqrt(1 - pow(hyper[1], t)))
         if amsgrad:
             for i in range(n):
                 pi = p[i] * decay
@@ -104,14 +106,14 @@ cdef inline void update(int kind, const double* hyper, const floating* p, floati
                 s0[i] = lerp(s0[i], gi, one_minus)
                 s1[i] = s1[i] * b2 + one_minus2 * gi * gi
                 s2[i] = s1[i] if s1[i] > s2[i] else s2[i]
-                q[i] = pi + (-step_size) * s0[i] / (fsqrt(s2[i]) / c2_sqrt + eps)
+                q[i] = pi + (-step_size) * s0[i] / (fsqrt(s2[i]) * c2_inverse + eps)
         else:
             for i in range(n):
                 pi = p[i] * decay
                 gi = g[i] + wd * pi
                 s0[i] = lerp(s0[i], gi, one_minus)
                 s1[i] = s1[i] * b2 + one_minus2 * gi * gi
-                q[i] = pi + (-step_size) * s0[i] / (fsqrt(s1[i]) / c2_sqrt + eps)
+                q[i] = pi + (-step_size) * s0[i] / (fsqrt(s1[i]) * c2_inverse + eps)
     elif kind == RMSPROP:  # hyper: alpha, eps, weight_decay, momentum, centered
         alpha = <floating> hyper[0]
         one_minus = <floating> (1 - hyper[0])

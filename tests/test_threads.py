@@ -111,8 +111,10 @@ def test_the_same_bits_in_another_process():
         "sys.stdout.write(net.params.tobytes().hex())")
     root = str(Path(fnn.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    # cwd=root: `python -c` puts the working directory first on sys.path, and from a source
+    # checkout without built kernels that would shadow the installed package.
     done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=120, cwd=root)
     assert done.returncode == 0, done.stderr
     here, _ = train("float32", 2)
     assert done.stdout == here.params.tobytes().hex()

@@ -252,3 +252,26 @@ def test_copying_weights_beyond_float32_to_float32_raises():
     with pytest.raises(ValueError, match="beyond what float32 holds"):
         net.copy(dtype="float32")
     assert net.copy(dtype="float64").params[0] == 1e300
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_the_regressor_with_huge_targets_behaves_as_scikit_learns(solver):
+    """Targets of 1e300 make the squared loss infinite: scikit-learn's adam and lbfgs return
+    a model (with finite weights), its sgd raises; the drop-in does the same."""
+    import warnings
+
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50) * 1e300
+    outcomes = []
+    for cls in (SkRegressor, fnn.MLPRegressor):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                model = cls(hidden_layer_sizes=(8,), solver=solver, max_iter=20,
+                            random_state=0).fit(X, y)
+                outcomes.append(("fitted", all(np.isfinite(W).all() for W in model.coefs_)))
+            except ValueError as exc:
+                outcomes.append(("refused", "non-finite parameter weights" in str(exc)))
+    assert outcomes[0] == outcomes[1]

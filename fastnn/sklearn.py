@@ -15,15 +15,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier as _SkClassifier
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
-                                      validate_data)
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._sklearn_compat import (MLP_PARAMETER_CONSTRAINTS, StrOptions, _check_optimize_result,
+                              _check_partial_fit_first_call, _check_sample_weight)
 
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
@@ -35,24 +34,22 @@ _STOCHASTIC = ("sgd", "adam")
 _FULL_BATCH = ("lbfgs", "bfgs", "annealing")
 
 
-def _parameter_views(kind):
-    """Getter and setter of a fitted attribute that is the network's per-layer views."""
-    def get(self):
-        if "_net" not in self.__dict__:
-            raise AttributeError("the estimator is not fitted yet")
-        return getattr(self._net, kind)
+def _floats(values):
+    values = np.asarray(values)
+    return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
 
-    def set(self, values):
-        for view, value in zip(get(self), values, strict=True):
-            view[...] = value
-    return get, set
+
+def _are_views(values, views):
+    """Whether a coefs_/intercepts_ list still holds the network's own views."""
+    return (isinstance(values, list) and len(values) == len(views)
+            and all(value is view for value, view in zip(values, views)))
 
 
 class _BaseMLP(BaseEstimator):
     """The shared maths of both estimators (scikit-learn's BaseMultilayerPerceptron)."""
 
     _parameter_constraints = {
-        **_SkClassifier._parameter_constraints,
+        **MLP_PARAMETER_CONSTRAINTS,
         "solver": [StrOptions({"lbfgs", "sgd", "adam", *OPTIMIZERS})],
     }
 
@@ -85,12 +82,99 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
 
-    # -- fitted parameters: views into the network's one flat vector ------------------------
+    # -- fitted parameters ------------------------------------------------------------------
+    # coefs_ and intercepts_ are plain lists, as in scikit-learn, of views into the network's
+    # one flat parameter vector. A list or an element assigned by hand (scikit-learn's own
+    # tests set weights that way, even before the first partial_fit) is taken in by
+    # _network() before the next fit or prediction.
 
-    coefs_ = property(*_parameter_views("weights"),
-                      doc="Weight matrices W[l] (n_in x n_out), views into one flat parameter vector.")
-    intercepts_ = property(*_parameter_views("biases"),
-                           doc="Bias vectors b[l], views into the same flat vector as coefs_.")
+    def _network(self):
+        """The network, holding any coefs_/intercepts_ assigned since it last ran."""
+        net = self.__dict__.get("_net")
+        coefs, intercepts = self.__dict__.get("coefs_"), self.__dict__.get("intercepts_")
+        if net is not None and _are_views(coefs, net.weights) and _are_views(intercepts, net.biases):
+            return net
+        coefs = [_floats(c) for c in coefs]
+        intercepts = [_floats(b).reshape(-1) for b in intercepts]
+        layers = [coefs[0].shape[0]] + [c.shape[-1] for c in coefs] if coefs else []
+        if (len(coefs) < 1 or len(intercepts) != len(coefs) or any(c.ndim != 2 for c in coefs)
+                or any(c.shape != (n_in, n_out) for c, n_in, n_out
+                       in zip(coefs, layers[:-1], layers[1:]))
+                or any(b.shape != (n,) for b, n in zip(intercepts, layers[1:]))):
+            raise ValueError(
+                "coefs_ and intercepts_ must be lists of matching layers: W[l] of shape "
+                "(n_in, n_out) and b[l] of shape (n_out,); got coefs_ shapes "
+                f"{[np.shape(c) for c in coefs]} and intercepts_ shapes "
+                f"{[np.shape(b) for b in intercepts]}")
+        if net is None or list(net.layers) != layers:
+            dtype = np.float32 if all(c.dtype == np.float32 for c in coefs) else np.float64
+            net = self._build_network(layers, dtype)
+        for view, value in zip(net.weights + net.biases, coefs + intercepts):
+            view[...] = value
+        self._adopt(net)
+        return net
+
+    def _adopt(self, net):
+        self._net = net
+        self.coefs_, self.intercepts_ = net.weights, net.biases
+        self.n_layers_ = len(net.layers)
+        self.n_outputs_ = net.n_outputs
+
+    def _build_network(self, layers, dtype):
+        if getattr(self, "out_activation_", None) is None:
+            self.out_activation_ = self._output()
+        output, loss = {"softmax": ("softmax", "cross_entropy"),
+                        "logistic": ("sigmoid", "binary_cross_entropy"),
+                        "identity": ("identity", "mse"),
+                        "exp": ("exp", "poisson")}[self.out_activation_]
+        net = Network(layers, activation=_ACTIVATIONS[self.activation], output=output,
+                      loss=loss, dtype=dtype)
+        # scikit-learn's squared error is averaged over the outputs (its gradient is not)
+        net._backend.loss_scale = 1.0 / layers[-1] if loss == "mse" else 1.0
+        return net
+
+    def __getstate__(self):
+        # the lists are views of the network's vector: pickled once, with the network
+        state = super().__getstate__()
+        net = state.get("_net")
+        if (net is not None and _are_views(state.get("coefs_"), net.weights)
+                and _are_views(state.get("intercepts_"), net.biases)):
+            state = {k: v for k, v in state.items() if k not in ("coefs_", "intercepts_")}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_net" in self.__dict__ and "coefs_" not in self.__dict__:
+            self.coefs_, self.intercepts_ = self._net.weights, self._net.biases
+
+    def _packing(self):
+        """Indices into the network's params in scikit-learn's packed order (every W[l]
+        flattened row by row, then every b[l])."""
+        net = self._network()
+        index = np.arange(net.n_params)
+        return np.concatenate([W.ravel() for W in net._views(index, "weights")]
+                              + list(net._views(index, "biases")))
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight, activations=None,
+                         deltas=None, coef_grads=None, intercept_grads=None):
+        """scikit-learn's hook: (J, dJ/dtheta) at packed parameters theta, in its packed
+        order, J = loss + alpha/2 ||W||^2 / sum(sample_weight) as its L-BFGS minimises it.
+        The network takes theta (as scikit-learn's estimator does); the work buffers
+        scikit-learn passes are not needed."""
+        net, order = self._network(), self._packing()
+        net.params[order] = packed_coef_inter
+        X = np.ascontiguousarray(X, dtype=net.dtype)
+        Y = np.ascontiguousarray(np.reshape(y, (X.shape[0], -1)), dtype=net.dtype)
+        J, grad = self._objective(X, Y, sample_weight)(net.params)
+        return J, grad[order]
+
+    def _objective(self, X, Y, sample_weight):
+        """scipy's fun(theta) -> (J, grad) over the network's own parameter order."""
+        n = X.shape[0]
+        weight_sum = n if sample_weight is None else float(np.sum(sample_weight))
+        weights = None if sample_weight is None else (
+            np.ascontiguousarray(sample_weight, dtype=self._net.dtype) * (n / weight_sum))
+        return scipy_objective(self._net, X, Y, self.alpha / weight_sum, weights)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -129,7 +213,7 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental):
         hidden = self._hidden_sizes()
-        first_pass = "_net" not in self.__dict__ or (not self.warm_start and not incremental)
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
@@ -141,6 +225,8 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X, y, [X.shape[1]] + hidden + [y.shape[1]])
+        else:
+            self._network()
         # the kernels take C-ordered rows in the model's dtype (kept across warm starts)
         X = np.ascontiguousarray(X, dtype=self._net.dtype)
         Y = np.ascontiguousarray(y, dtype=self._net.dtype)
@@ -160,23 +246,15 @@ class _BaseMLP(BaseEstimator):
     def _initialize(self, X, y, layer_units):
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = y.shape[1]
-        self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output()
-        output, loss = {"softmax": ("softmax", "cross_entropy"),
-                        "logistic": ("sigmoid", "binary_cross_entropy"),
-                        "identity": ("identity", "mse")}[self.out_activation_]
-        net = Network(layer_units, activation=_ACTIVATIONS[self.activation], output=output,
-                      loss=loss, dtype=X.dtype)
-        # scikit-learn's mse is averaged over the outputs (its gradient is not)
-        net._backend.loss_scale = 1.0 / self.n_outputs_ if loss == "mse" else 1.0
+        net = self._build_network(layer_units, X.dtype)
         # Glorot-uniform draws in scikit-learn's order: per layer, W then b
         factor = 2.0 if self.activation == "logistic" else 6.0
         for W, b in zip(net.weights, net.biases):
             bound = np.sqrt(factor / (W.shape[0] + W.shape[1]))
             W[...] = self._random_state.uniform(-bound, bound, W.shape)
             b[...] = self._random_state.uniform(-bound, bound, b.shape[0])
-        self._net = net
+        self._adopt(net)
         self._optimizer = None
         if self.solver != "lbfgs":
             self.loss_curve_ = []
@@ -191,10 +269,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = None
 
     def _fit_lbfgs(self, X, Y, sample_weight):
-        n = X.shape[0]
-        weight_sum = n if sample_weight is None else float(sample_weight.sum())
-        weights = None if sample_weight is None else sample_weight * (n / weight_sum)
-        fun = scipy_objective(self._net, X, Y, self.alpha / weight_sum, weights)
+        fun = self._objective(X, Y, sample_weight)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
@@ -218,7 +293,7 @@ class _BaseMLP(BaseEstimator):
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         parts = train_test_split(*arrays, random_state=self._random_state,
                                  test_size=self.validation_fraction,
-                                 stratify=Y if should_stratify else None)
+                                 stratify=Y.astype(bool) if should_stratify else None)
         X_train, X_val, Y_train, Y_val = parts[:4]
         w_train, w_val = parts[4:] if sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
@@ -236,7 +311,7 @@ class _BaseMLP(BaseEstimator):
         return int(np.clip(self.batch_size, 1, n))
 
     def _fit_stochastic(self, X, Y, sample_weight, incremental):
-        if self._optimizer is None or not incremental:
+        if getattr(self, "_optimizer", None) is None or not incremental:
             self._optimizer = self._make_optimizer()
             self._optimizer.reset(self._net.n_params, self._net.dtype)
         if self.early_stopping and incremental:
@@ -261,9 +336,6 @@ class _BaseMLP(BaseEstimator):
                 order = sample_idx.reshape(1, -1) if rows < n else None
                 result = runner.run(order, np.array([self._optimizer.lr]))
                 losses = result.losses
-                if result.diverged != -1:
-                    raise ValueError("Solver produced non-finite parameter weights. The input "
-                                     "data may contain large values and need to be preprocessed.")
                 self.n_iter_ += 1
                 self.loss_ = float(losses[0])
                 self.t_ += n
@@ -309,7 +381,7 @@ class _BaseMLP(BaseEstimator):
 
     def _update_no_improvement_count(self, early_stopping, X_val, Y_val, w_val):
         if early_stopping:
-            score = self._score(X_val, self._decode(Y_val), w_val)
+            score = self._validation_score(X_val, self._decode(Y_val), w_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -361,7 +433,16 @@ class _BaseMLP(BaseEstimator):
                           dtype=(np.float64, np.float32))
         if hasattr(X, "toarray"):
             X = X.toarray()
-        return self._net.forward(X.astype(self._net.dtype, copy=False))
+        return self._network().forward(X.astype(self._net.dtype, copy=False))
+
+    def _validation_score(self, X, y, sample_weight):
+        """The early-stopping score of the held-out rows, which are already validated (no
+        second check, which would warn about feature names): NaN where the model's outputs
+        are not finite, as scikit-learn records them."""
+        y_pred = self._predictions(self._net.forward(X))
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return float(self._score_function(y, y_pred, sample_weight=sample_weight))
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -427,15 +508,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _decode(self, Y):
         return self._label_binarizer.inverse_transform(Y)
 
-    def _score(self, X, y, sample_weight=None):
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+    _score_function = staticmethod(accuracy_score)
+
+    def _predictions(self, outputs):
+        if self.n_outputs_ == 1:
+            outputs = outputs.ravel()
+        return self._label_binarizer.inverse_transform(outputs)
 
     def predict(self, X):
         """Predicted classes (or label indicators for multi-label targets)."""
-        y_pred = self._forward(X)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return self._predictions(self._forward(X))
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes)."""
@@ -472,7 +554,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's MLPRegressor, trained by fastnn.
 
     The parameters, defaults, fitted attributes and methods are scikit-learn's (see
-    sklearn.neural_network.MLPRegressor; loss is 'squared_error'); with the same random_state,
+    sklearn.neural_network.MLPRegressor; loss 'squared_error', or 'poisson': half the Poisson
+    deviance sum_k (y_k log(y_k / a_k) - y_k + a_k) of the exp output a = e^z, for counts);
+    with the same random_state,
     sgd, adam and lbfgs retrace scikit-learn's model. `solver` also takes any fastnn.optim name.
 
     Examples
@@ -486,7 +570,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _parameter_constraints = {**_BaseMLP._parameter_constraints,
-                              "loss": [StrOptions({"squared_error"})]}
+                              "loss": [StrOptions({"squared_error", "poisson"})]}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -505,7 +589,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                          epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
 
     def _output(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
@@ -514,18 +598,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             X = X.toarray()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("MLPRegressor(loss='poisson') needs targets y >= 0 (counts or "
+                             f"rates); the smallest y is {np.min(y)!r}")
         return X, y
 
     def _decode(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y
 
-    def _score(self, X, y, sample_weight=None):
-        return r2_score(y, self.predict(X), sample_weight=sample_weight)
+    _score_function = staticmethod(r2_score)
+
+    def _predictions(self, outputs):
+        return outputs.ravel() if self.n_outputs_ == 1 else outputs
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
-        y_pred = self._forward(X)
-        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+        return self._predictions(self._forward(X))
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):

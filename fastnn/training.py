@@ -192,8 +192,8 @@ class EpochRunner:
     the network gets back the last weights whose loss was finite. `best` holds the weights
     after the epoch with the lowest loss so far (by more than min_delta), `best_loss` that
     loss. With interruptible, Ctrl-C stops a compiled run after the batch in progress.
-    Without stop_on_divergence, a non-finite loss is recorded and training goes on (only
-    non-finite weights stop it: scikit-learn's rule, for the drop-ins).
+    Without stop_on_divergence, a non-finite loss is recorded and training goes on, non-finite
+    weights too (scikit-learn's rule, for the drop-ins: they judge the weights at the end).
     """
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
@@ -273,7 +273,7 @@ class EpochRunner:
             if losses[e] < self.best_loss - self.min_delta:
                 self.best_loss, result.best_epoch = float(losses[e]), e
                 self.best[...] = params
-        if result.diverged < 0 and not np.isfinite(params).all():
+        if self.stop_on_divergence and result.diverged < 0 and not np.isfinite(params).all():
             result.diverged = -2
         if result.diverged != -1 and self.has_previous:
             params[...] = self.previous

@@ -351,8 +351,8 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     carries them from call to call. Whenever an epoch's loss improves on best_loss by more
     than min_delta, `best` receives the weights after that epoch. With interruptible, a
     SIGINT (Ctrl-C) stops the run after the batch in progress (see hook_interrupt). Without
-    stop_on_divergence a non-finite loss is recorded and training goes on (scikit-learn's
-    rule: its fits stop only on non-finite weights).
+    stop_on_divergence a non-finite loss is recorded and training goes on, weights too
+    (scikit-learn's rule: its caller judges the weights when the fit ends).
 
     Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
     non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous).
@@ -452,7 +452,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                 best_loss = losses[e]
                 best_epoch = e
                 memcpy(&best[0], current, n_params * sizeof(floating))
-        if diverged < 0 and not all_finite(current, n_params):
+        if stop_on_divergence and diverged < 0 and not all_finite(current, n_params):
             diverged = -2  # the last update made the weights non-finite
         if diverged != -1:
             # back to the last weights whose loss was finite (spare, after the last step), or

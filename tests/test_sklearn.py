@@ -213,3 +213,90 @@ def test_sample_weights_reproduce_sklearn(digits, solver, early_stopping):
         ours.fit(X, y, sample_weight=weights)
         theirs.fit(X, y, sample_weight=weights)
     assert_same_model(ours, theirs)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_poisson_regressor_reproduces_sklearn(solver):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((150, 4))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.3 * X[:, 1]))
+    params = dict(loss="poisson", hidden_layer_sizes=(8,), solver=solver, max_iter=15,
+                  random_state=0, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPRegressor(**params).fit(X, y), SkRegressor(**params).fit(X, y)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    assert_same_model(ours, theirs)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-7)
+    with pytest.raises(ValueError, match="y >= 0"):
+        MLPRegressor(loss="poisson").fit(X, y - 5.0)
+
+
+def test_weights_set_by_hand_are_the_model():
+    """coefs_/intercepts_ are plain lists: assigned lists or elements change the model, also
+    before the first partial_fit, as in scikit-learn."""
+    X, y = np.array([[0.6, 0.8, 0.7], [0.1, 0.2, 0.3]]), np.array([0, 1])
+    fitted = MLPClassifier(hidden_layer_sizes=(2,), activation="logistic", max_iter=1,
+                           solver="sgd", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X, y)
+    W0 = np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0.0]])
+    fitted.coefs_[0] = W0
+    fitted.intercepts_ = [np.array([0.1, 0.1]), np.array([1.0])]
+    hidden = 1 / (1 + np.exp(-(X @ W0 + 0.1)))
+    expected = 1 / (1 + np.exp(-(hidden @ fitted.coefs_[1] + 1.0)))
+    np.testing.assert_allclose(fitted.predict_proba(X)[:, 1], expected.ravel(), rtol=1e-12)
+    np.testing.assert_array_equal(fitted.coefs_[0], W0)
+    with pytest.raises(ValueError, match="coefs_ and intercepts_"):
+        fitted.coefs_ = [np.zeros((3, 5)), np.zeros((2, 1))]
+        fitted.predict(X)
+
+
+def test_loss_grad_hook_matches_sklearn(digits):
+    X, y = digits[0][:60], digits[1][:60]
+    ours = MLPClassifier(hidden_layer_sizes=(7,), solver="lbfgs", max_iter=2, random_state=0)
+    theirs = SkClassifier(hidden_layer_sizes=(7,), solver="lbfgs", max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y), theirs.fit(X, y)
+    Y = ours._label_binarizer.transform(y)
+    theta = np.random.default_rng(0).standard_normal(
+        sum(c.size for c in ours.coefs_) + sum(b.size for b in ours.intercepts_)) * 0.1
+    units = [X.shape[1], 7, 10]
+    buffers = ([X] + [np.empty((len(X), n)) for n in units[1:]],
+               [np.empty((len(X), n)) for n in units[1:]],
+               [np.empty((a, b)) for a, b in zip(units[:-1], units[1:])],
+               [np.empty(b) for b in units[1:]])
+    J, grad = ours._loss_grad_lbfgs(theta, X, Y, None, *buffers)
+    J_sk, grad_sk = theirs._loss_grad_lbfgs(theta, X, Y, None, *buffers)
+    np.testing.assert_allclose(J, J_sk, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_sk, rtol=1e-9, atol=1e-14)
+
+
+def test_diverging_fit_is_scored_nan_and_keeps_the_best_weights():
+    X, y = load_digits(return_X_y=True)
+    params = dict(hidden_layer_sizes=(20,), activation="identity", solver="sgd",
+                  learning_rate_init=1.0, max_iter=8, early_stopping=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = MLPRegressor(**params).fit(X, y.astype(float))
+        theirs = SkRegressor(**params).fit(X, y.astype(float))
+    assert np.isnan(ours.validation_scores_[-1]) and np.isnan(theirs.validation_scores_[-1])
+    assert len(ours.validation_scores_) == len(theirs.validation_scores_)
+    assert np.isfinite(ours.predict(X)).all()
+    np.testing.assert_allclose(ours.best_validation_score_, theirs.best_validation_score_,
+                               rtol=1e-6)
+
+
+def test_validation_split_keeps_labels_and_feature_names():
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match=r"too few members are: \['True'\]"):
+        MLPClassifier(early_stopping=True).fit([[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1])
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.randn(40, 2), columns=["a", "b"])
+    for model, y in ((MLPClassifier, (X["a"] > 0).astype(int)), (MLPRegressor, X["b"] * 2)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model(early_stopping=True, max_iter=5, random_state=0).fit(X, y)

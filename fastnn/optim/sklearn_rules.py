@@ -28,6 +28,11 @@ class SklearnSGD(FirstOrder):
     def _hyper(self):
         return self.momentum, float(self.nesterov)
 
+    @property
+    def learning_rate(self):
+        """The rate of the next step (scikit-learn's SGDOptimizer.learning_rate)."""
+        return self.lr
+
     def _numpy_step(self, p, g, lr):
         v = self.state[0]
         v[...] = self.momentum * v - lr * g
@@ -46,6 +51,14 @@ class SklearnAdam(FirstOrder):
 
     def _hyper(self):
         return self.beta_1, self.beta_2, self.epsilon
+
+    @property
+    def learning_rate(self):
+        """The bias-corrected rate of the last step, lr sqrt(1 - beta2^t) / (1 - beta1^t)
+        (scikit-learn's AdamOptimizer.learning_rate; lr before the first step)."""
+        if self.t == 0:
+            return self.lr
+        return self.lr * math.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
 
     def _numpy_step(self, p, g, lr):
         m, v = self.state[0], self.state[1]

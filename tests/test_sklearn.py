@@ -300,3 +300,42 @@ def test_validation_split_keeps_labels_and_feature_names():
             warnings.simplefilter("error", UserWarning)
             warnings.simplefilter("ignore", ConvergenceWarning)
             model(early_stopping=True, max_iter=5, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_predict_path_agrees_with_the_validated_one_and_sklearn(digits, dtype):
+    X, y = digits[0].astype(dtype), digits[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
+        theirs = SkClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
+        binary = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(
+            X, np.where(y > 4, "big", "small"))
+    rows = X[:5].copy()                                  # the fast path: ready ndarray
+    for model in (ours, binary):
+        np.testing.assert_array_equal(model.predict_proba(rows),
+                                      model.predict_proba(rows.tolist()))  # validated path
+        np.testing.assert_array_equal(model.predict(rows), model.predict(rows.tolist()))
+        np.testing.assert_array_equal(model.predict(rows), model._label_binarizer.inverse_transform(
+            model.predict_proba(rows) if len(model.classes_) > 2 else model.predict_proba(rows)[:, 1]))
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ours.predict_proba(rows), theirs.predict_proba(rows), rtol=rtol)
+    bad = rows.copy()
+    bad[0, 3] = np.nan
+    for model in (ours, theirs):  # the same errors as scikit-learn's own model
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            model.predict_proba(bad)
+        with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 64"):
+            model.predict(np.ascontiguousarray(rows[:, :3]))
+        with pytest.raises(ValueError, match="0 sample"):
+            model.predict(rows[:0])
+
+
+def test_fast_predict_path_keeps_the_feature_name_check():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(np.random.default_rng(0).standard_normal((30, 2)), columns=["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPRegressor(max_iter=2, random_state=0).fit(X, X["a"])
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.predict(X.to_numpy()[:1].copy())

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from .._dispatch import kernels
-from .._threads import kernel_threads
+from .._threads import BLAS_SINGLE_THREAD_WORK, kernel_threads
 from ..activations import ACTIVATION_CODES
 from ..losses import LOSS_CODES
 
@@ -68,8 +68,11 @@ class CythonBackend:
     def forward(self, X, threads=None):
         m = X.shape[0]
         acts = self._workspace(m)
-        with self.threads(m, threads) as count:
-            self.kernels.forward(self.plan, self.params, X, acts, count)
+        if m * self.largest_layer <= BLAS_SINGLE_THREAD_WORK:  # the context's own answer, sooner
+            self.kernels.forward(self.plan, self.params, X, acts, threads or 1)
+        else:
+            with self.threads(m, threads) as count:
+                self.kernels.forward(self.plan, self.params, X, acts, count)
         n_out = self.sizes[-1]
         end = m * self.plan.n_units
         return acts[end - m * n_out:end].reshape(m, n_out).copy()

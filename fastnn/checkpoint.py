@@ -60,7 +60,7 @@ def _state_from_json(path, value, depth=0):
                                      f"up to {_STATE_WORDS} unsigned integers")
             return np.array(words, dtype=value["dtype"])
         return {key: _state_from_json(path, item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (str, bool)) or value is None or isinstance(value, int):
+    if isinstance(value, (str, bool, int, float)) or value is None:  # float: a cached gaussian
         return value
     raise ModelFileError(f"{path}: the generator state holds a {type(value).__name__}")
 

@@ -50,7 +50,8 @@ def check_finite(params, path):
 
 
 def save(net, path):
-    """Write `net` to `path` (.npz) atomically.
+    """Write `net` (a Network, or a fitted MLPClassifier/MLPRegressor drop-in) to `path`
+    (.npz) atomically.
 
     >>> import os, tempfile, fastnn as fnn
     >>> net = fnn.Network([2, 3, 1], seed=0)
@@ -58,6 +59,14 @@ def save(net, path):
     >>> fnn.save(net, path); bool((fnn.load(path).params == net.params).all())
     True
     """
+    from .network import Network
+
+    if not isinstance(net, Network):
+        if hasattr(net, "_network") and hasattr(net, "_adopt"):  # fastnn's drop-ins
+            from ._estimator_files import save_estimator
+            return save_estimator(net, path)
+        raise TypeError(f"fastnn.save takes a Network or a fastnn drop-in estimator; got "
+                        f"{type(net).__name__}")
     check_finite(net.params, path)
     _write_atomically(path, header=np.array(json.dumps(_model_header(net))), params=net.params)
 
@@ -84,9 +93,29 @@ def _read(path, names, expected, optional=()):
 
 
 def load(path, backend="auto"):
-    """The network saved at `path`; ModelFileError if the file is not a sound fastnn model."""
-    header, arrays = _read(path, ("params",), lambda h: {"params": model_shape(path, h)})
-    return _network_from(path, header, arrays["params"], backend)
+    """The network (or fitted drop-in estimator) saved at `path`; ModelFileError if the file
+    is not a sound fastnn model."""
+    def shapes(header):
+        dtype, params = model_shape(path, header)
+        return {"params": (dtype, params),
+                # a drop-in's optimizer moments (fastnn/_estimator_files.py)
+                "optimizer_buffers": (dtype, [(3, params[0][0]), (3, 0)])}
+
+    header, arrays = _read(path, ("params", "optimizer_buffers"), shapes,
+                           optional=("optimizer_buffers",))
+    net = _network_from(path, header, arrays["params"], backend)
+    if "estimator" not in header:
+        return net
+    from ._estimator_files import estimator_from
+
+    try:
+        return estimator_from(path, header, net, arrays.get("optimizer_buffers",
+                                                            np.zeros((3, 0), net.dtype)))
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError,
+            IndexError) as exc:
+        raise ModelFileError(f"{path}: not a sound fastnn estimator file ({exc})") from None
 
 
 def model_shape(path, header):

@@ -34,6 +34,12 @@ _STOCHASTIC = ("sgd", "adam")
 _FULL_BATCH = ("lbfgs", "bfgs", "annealing")
 
 
+def _as_sklearn_loss(net):
+    """scikit-learn's squared error is averaged over the outputs (its gradient is not)."""
+    net._backend.loss_scale = 1.0 / net.n_outputs if net.loss == "mse" else 1.0
+    return net
+
+
 def _floats(values):
     values = np.asarray(values)
     return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
@@ -127,11 +133,17 @@ class _BaseMLP(BaseEstimator):
                         "logistic": ("sigmoid", "binary_cross_entropy"),
                         "identity": ("identity", "mse"),
                         "exp": ("exp", "poisson")}[self.out_activation_]
-        net = Network(layers, activation=_ACTIVATIONS[self.activation], output=output,
-                      loss=loss, dtype=dtype)
-        # scikit-learn's squared error is averaged over the outputs (its gradient is not)
-        net._backend.loss_scale = 1.0 / layers[-1] if loss == "mse" else 1.0
-        return net
+        return _as_sklearn_loss(Network(layers, activation=_ACTIVATIONS[self.activation],
+                                        output=output, loss=loss, dtype=dtype))
+
+    def save(self, path):
+        """Write the fitted estimator to `path` (.npz) atomically, without pickle: the
+        parameters, classes_, feature_names_in_, the fitted attributes and the optimizer
+        state, so that fastnn.load(path) predicts identically and partial_fit or a
+        warm-started fit goes on bit for bit."""
+        from ._estimator_files import save_estimator
+
+        save_estimator(self, path)
 
     def __getstate__(self):
         # the lists are views of the network's vector: pickled once, with the network

@@ -291,8 +291,10 @@ def test_diverging_fit_is_scored_nan_and_keeps_the_best_weights():
 
 def test_validation_split_keeps_labels_and_feature_names():
     pd = pytest.importorskip("pandas")
-    with pytest.raises(ValueError, match=r"too few members are: \['True'\]"):
+    with pytest.raises(ValueError, match="least populated class") as error:
         MLPClassifier(early_stopping=True).fit([[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1])
+    if "too few members are" in str(error.value):  # scikit-learn >= 1.8 names them
+        assert "['True']" in str(error.value)
     rng = np.random.RandomState(0)
     X = pd.DataFrame(rng.randn(40, 2), columns=["a", "b"])
     for model, y in ((MLPClassifier, (X["a"] > 0).astype(int)), (MLPRegressor, X["b"] * 2)):

@@ -15,7 +15,9 @@ def as_matrix(A, name, dtype, n_columns, allow_vector=False):
     if A is None:
         raise TypeError(f"{name} is None; expected a 2-D array of numbers")
     if hasattr(A, "toarray") and hasattr(A, "nnz"):
-        raise TypeError(f"{name} is a sparse matrix; convert it with {name}.toarray()")
+        raise TypeError(f"{name} is a sparse matrix: forward/predict and the drop-ins "
+                        f"(MLPClassifier, MLPRegressor) take it as it is; here convert it with "
+                        f"{name}.toarray()")
     try:
         arr = np.asarray(A)
     except (ValueError, TypeError) as exc:

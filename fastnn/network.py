@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._sparse import CSRRows, is_sparse
 from ._validation import as_matrix, as_nonnegative, as_pair
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .backends import BACKENDS, make_backend
@@ -228,8 +229,10 @@ class Network:
         """Output activations a[L] for the rows of X, shape (n_samples, n_outputs), computed
         `batch_size` rows at a time (None: all at once; "auto": up to 4096 rows, fewer for
         wide networks, so that every layer's activations for a batch take at most
-        4 M entries), so a large X never needs every layer's activations for all its rows. Safe to call from many threads at once. A dask
-        array gives a dask array, computed lazily block by block of rows. `threads`: the most
+        4 M entries), so a large X never needs every layer's activations for all its rows.
+        Safe to call from many threads at once. A scipy.sparse X is never densified (the first
+        layer's product runs over its stored entries). A dask array gives a dask array,
+        computed lazily block by block of rows. `threads`: the most
         threads the compiled kernels use (None: as many as scipy's BLAS may use).
 
         >>> import fastnn as fnn
@@ -247,7 +250,10 @@ class Network:
             return self._backend.forward(X, None)
         if _is_dask_array(X):
             return self._forward_dask(X, batch_size)
-        X = as_matrix(X, "X", self.dtype, self.n_inputs)
+        if is_sparse(X):  # scipy.sparse rows: products over the stored entries, never densified
+            X = CSRRows(X, self.dtype, self.n_inputs)
+        else:
+            X = as_matrix(X, "X", self.dtype, self.n_inputs)
         if batch_size is not None and batch_size != "auto":
             batch_size = _check_batch_size(batch_size)
         threads = _check_threads(threads)
@@ -257,8 +263,9 @@ class Network:
             return self._backend.forward(X, threads)
         output = np.empty((X.shape[0], self.n_outputs), self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            output[start:start + batch_size] = self._backend.forward(X[start:start + batch_size],
-                                                                     threads)
+            stop = min(start + batch_size, X.shape[0])
+            rows = X.view(start, stop) if isinstance(X, CSRRows) else X[start:stop]
+            output[start:stop] = self._backend.forward(rows, threads)
         return output
 
     def _forward_dask(self, X, batch_size):

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ._sklearn_compat import (MLP_PARAMETER_CONSTRAINTS, StrOptions, _check_optimize_result,
                               _check_partial_fit_first_call, _check_sample_weight)
 
+from ._sparse import CSRRows, is_sparse
 from .network import FAST_ROWS, Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .optim.quasi_newton import scipy_objective
@@ -32,6 +33,14 @@ from .training import EpochRunner
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 _STOCHASTIC = ("sgd", "adam")
 _FULL_BATCH = ("lbfgs", "bfgs", "annealing")
+
+
+def _as_rows(X, net):
+    """The kernels' input: C-ordered rows in the network's dtype, or, for a scipy.sparse X,
+    its CSR rows (never densified: fastnn/_sparse.py)."""
+    if is_sparse(X):
+        return CSRRows(X, net.dtype, net.n_inputs)
+    return np.ascontiguousarray(X, dtype=net.dtype)
 
 
 def _as_sklearn_loss(net):
@@ -175,7 +184,7 @@ class _BaseMLP(BaseEstimator):
         scikit-learn passes are not needed."""
         net, order = self._network(), self._packing()
         net.params[order] = packed_coef_inter
-        X = np.ascontiguousarray(X, dtype=net.dtype)
+        X = _as_rows(X, net)
         Y = np.ascontiguousarray(np.reshape(y, (X.shape[0], -1)), dtype=net.dtype)
         J, grad = self._objective(X, Y, sample_weight)(net.params)
         return J, grad[order]
@@ -239,8 +248,8 @@ class _BaseMLP(BaseEstimator):
             self._initialize(X, y, [X.shape[1]] + hidden + [y.shape[1]])
         else:
             self._network()
-        # the kernels take C-ordered rows in the model's dtype (kept across warm starts)
-        X = np.ascontiguousarray(X, dtype=self._net.dtype)
+        # the kernels take C-ordered (or CSR) rows in the model's dtype (kept across warm starts)
+        X = _as_rows(X, self._net)
         Y = np.ascontiguousarray(y, dtype=self._net.dtype)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=self._net.dtype)
@@ -302,6 +311,8 @@ class _BaseMLP(BaseEstimator):
 
     def _split(self, X, Y, sample_weight):
         should_stratify = isinstance(self, ClassifierMixin) and self.n_outputs_ == 1
+        if isinstance(X, CSRRows):
+            X = X.matrix
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         parts = train_test_split(*arrays, random_state=self._random_state,
                                  test_size=self.validation_fraction,
@@ -311,7 +322,7 @@ class _BaseMLP(BaseEstimator):
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-        return (np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train), X_val, Y_val,
+        return (_as_rows(X_train, self._net), np.ascontiguousarray(Y_train), X_val, Y_val,
                 None if w_train is None else np.ascontiguousarray(w_train), w_val)
 
     def _batch_size(self, n):
@@ -413,7 +424,10 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
 
     def _fit_fastnn(self, X, Y, incremental):
-        """Any other fastnn.optim solver, through Network.fit (one epoch for partial_fit)."""
+        """Any other fastnn.optim solver, through Network.fit (one epoch for partial_fit;
+        sparse X densified there)."""
+        if isinstance(X, CSRRows):
+            X = np.ascontiguousarray(X.matrix.toarray())
         optimizer = get_optimizer(self.solver)
         if isinstance(optimizer, FirstOrder):
             optimizer.lr = self.learning_rate_init
@@ -451,9 +465,7 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
-        if hasattr(X, "toarray"):
-            X = X.toarray()
-        return self._network().forward(X.astype(self._net.dtype, copy=False))
+        return self._network().forward(X if is_sparse(X) else X.astype(self._net.dtype, copy=False))
 
     def _validation_score(self, X, y, sample_weight):
         """The early-stopping score of the held-out rows, which are already validated (no
@@ -505,8 +517,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
-        if hasattr(X, "toarray"):
-            X = X.toarray()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -621,8 +631,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        if hasattr(X, "toarray"):
-            X = X.toarray()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):

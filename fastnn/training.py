@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from ._sparse import CSRRows
+
 from ._validation import as_matrix, as_nonnegative, as_pair
 from .history import TrainingDiverged
 from .optim import FirstOrder, get_optimizer
@@ -215,8 +217,15 @@ class EpochRunner:
             units = net._backend.plan.n_units
             self.acts = np.empty(self.rows * units, net.dtype)
             self.deltas = np.empty(self.rows * units, net.dtype)
-            self.X_batch = np.empty((self.rows, X.shape[1]), net.dtype)
             self.Y_batch = np.empty((self.rows, Y.shape[1]), net.dtype)
+            self.csr = {}
+            if isinstance(X, CSRRows):  # sparse rows: batches gathered as CSR, never dense
+                self.X_batch = np.empty((1, 1), net.dtype)
+                self.csr = {"x_ptr": X.ptr, "x_idx": X.idx, "x_val": X.val,
+                            "batch_ptr": np.empty(self.rows + 1, np.intp),
+                            "batch_idx": np.empty_like(X.idx), "batch_val": np.empty_like(X.val)}
+            else:
+                self.X_batch = np.empty((self.rows, X.shape[1]), net.dtype)
 
     def run(self, orders, lrs, interrupted=None):
         """Train len(lrs) epochs with row orders `orders` (None for full batches); returns
@@ -229,12 +238,13 @@ class EpochRunner:
             with backend.threads(self.rows, self.threads) as threads:
                 (done, opt.t, diverged, stopped, best_epoch, self.best_loss,
                  self.has_previous) = backend.kernels.run_epochs(
-                    backend.plan, self.net.params, self.X, self.Y, orders, self.rows,
+                    backend.plan, self.net.params, None if self.csr else self.X, self.Y,
+                    orders, self.rows,
                     opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay,
                     self.grad, self.acts, self.deltas, self.X_batch, self.Y_batch, self.previous,
                     self.has_previous, self.best, self.best_loss, self.min_delta, losses,
                     self.decay_per_row, self.sample_weight, self.weight_batch, threads,
-                    self.interruptible, self.stop_on_divergence)
+                    self.interruptible, self.stop_on_divergence, **self.csr)
             return Epochs(done, losses, diverged, stopped, best_epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             return self._python_epochs(orders, lrs, losses, interrupted or [])
@@ -242,6 +252,8 @@ class EpochRunner:
     def _python_epochs(self, orders, lrs, losses, interrupted):
         """The same epochs as the compiled run_epochs, in Python over the backend (the reference)."""
         X, Y, rows, params, n = self.X, self.Y, self.rows, self.net.params, self.X.shape[0]
+        if isinstance(X, CSRRows):
+            X = X.matrix
         result = Epochs(len(lrs), losses)
         for e, lr in enumerate(lrs):
             total = 0.0

@@ -242,6 +242,83 @@ def backward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     return J
 
 
+# -- sparse (CSR) input -------------------------------------------------------------------------
+
+cdef int check_csr(Plan plan, const Py_ssize_t[::1] x_ptr, const int[::1] x_idx,
+                   Py_ssize_t n_values) except -1:
+    """CSR rows the passes may trust: offsets that never decrease and stay inside the index
+    and value arrays, and column indices inside the first layer."""
+    cdef Py_ssize_t r, p, m = x_ptr.shape[0] - 1
+    cdef int n_in = plan.c.sizes[0]
+    if m < 1:
+        raise ValueError("X has no rows")
+    if x_ptr[0] < 0 or x_ptr[m] > x_idx.shape[0] or x_ptr[m] > n_values:
+        raise ValueError("CSR offsets outside the index and value arrays")
+    for r in range(m):
+        if x_ptr[r + 1] < x_ptr[r]:
+            raise ValueError("CSR offsets must not decrease")
+    for p in range(x_ptr[0], x_ptr[m]):
+        if not 0 <= x_idx[p] < n_in:
+            raise ValueError(f"CSR column index {x_idx[p]} outside [0, {n_in})")
+    return 0
+
+
+def forward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_ptr,
+                const int[::1] x_idx, const floating[::1] x_val, floating[::1] acts,
+                int threads=1):
+    """forward for CSR rows (offsets x_ptr, column indices x_idx, values x_val)."""
+    cdef Py_ssize_t m = x_ptr.shape[0] - 1
+    check(plan, params.shape[0], m, plan.c.sizes[0], acts.shape[0], threads)
+    check_csr(plan, x_ptr, x_idx, x_val.shape[0])
+    with nogil:
+        forward_pass(&plan.c, &params[0], &x_val[0] if x_val.shape[0] else NULL, <int> m,
+                     &acts[0], True, threads, &x_ptr[0], &x_idx[0] if x_idx.shape[0] else NULL)
+
+
+def backward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_ptr,
+                 const int[::1] x_idx, const floating[::1] x_val, const floating[:, ::1] Y,
+                 floating[::1] acts, floating[::1] deltas, floating[::1] grad,
+                 double weight_decay=0.0, const floating[::1] sample_weight=None, int threads=1):
+    """backward (or, with grad None, loss) for CSR rows; see backward."""
+    cdef Py_ssize_t m = x_ptr.shape[0] - 1
+    check(plan, params.shape[0], m, plan.c.sizes[0], acts.shape[0], threads)
+    check_csr(plan, x_ptr, x_idx, x_val.shape[0])
+    check_targets(plan, m, Y.shape[0], Y.shape[1],
+                  sample_weight.shape[0] if sample_weight is not None else -1)
+    if grad is not None and (deltas is None or deltas.shape[0] < m * plan.c.n_units
+                             or grad.shape[0] != plan.c.n_params):
+        raise ValueError("deltas or grad do not match the network")
+    cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
+    cdef floating* g = &grad[0] if grad is not None else NULL
+    cdef floating* d = &deltas[0] if grad is not None else NULL
+    cdef double J
+    with nogil:
+        J = backward_pass(&plan.c, &params[0], &x_val[0] if x_val.shape[0] else NULL, &Y[0, 0],
+                          w, <int> m, <floating> weight_decay, &acts[0], d, g, threads,
+                          &x_ptr[0], &x_idx[0] if x_idx.shape[0] else NULL)
+    return J
+
+
+cdef inline Py_ssize_t gather_csr_rows(const Py_ssize_t* x_ptr, const int* x_idx,
+                                       const floating* x_val, const floating* Y,
+                                       const Py_ssize_t* rows, int m, Py_ssize_t n_out,
+                                       Py_ssize_t* batch_ptr, int* batch_idx,
+                                       floating* batch_val, floating* Y_batch) noexcept nogil:
+    """The CSR rows `rows` of X, packed into batch_ptr/idx/val, and Y's rows into Y_batch."""
+    cdef int r
+    cdef Py_ssize_t start, count, k = 0
+    batch_ptr[0] = 0
+    for r in range(m):
+        start = x_ptr[rows[r]]
+        count = x_ptr[rows[r] + 1] - start
+        memcpy(batch_idx + k, x_idx + start, count * sizeof(int))
+        memcpy(batch_val + k, x_val + start, count * sizeof(floating))
+        k += count
+        batch_ptr[r + 1] = k
+        memcpy(Y_batch + r * n_out, Y + rows[r] * n_out, n_out * sizeof(floating))
+    return k
+
+
 # -- optimizer steps ----------------------------------------------------------------------------
 
 # pieces of the flat parameter vector start on whole cache lines
@@ -331,7 +408,10 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                floating[::1] best, double best_loss, double min_delta, double[::1] losses,
                bint decay_per_row=False, const floating[::1] sample_weight=None,
                floating[::1] weight_batch=None, int threads=1, bint interruptible=False,
-               bint stop_on_divergence=True):
+               bint stop_on_divergence=True, const Py_ssize_t[::1] x_ptr=None,
+               const int[::1] x_idx=None, const floating[::1] x_val=None,
+               Py_ssize_t[::1] batch_ptr=None, int[::1] batch_idx=None,
+               floating[::1] batch_val=None):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
@@ -354,11 +434,31 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     stop_on_divergence a non-finite loss is recorded and training goes on, weights too
     (scikit-learn's rule: its caller judges the weights when the fit ends).
 
+    With x_ptr (X None), the rows are CSR (offsets x_ptr, column indices x_idx, values
+    x_val) and batch_ptr/idx/val receive each batch's rows (room for all of X's entries).
+
     Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
     non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous).
     """
     cdef const NetLayout* net = &plan.c
-    cdef Py_ssize_t n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
+    cdef bint csr = x_ptr is not None
+    if csr:
+        if X is not None or x_idx is None or x_val is None or x_ptr.shape[0] != Y.shape[0] + 1:
+            raise ValueError("run_epochs: CSR rows come as x_ptr (one more than Y's rows), "
+                             "x_idx and x_val, with X None")
+        check_csr(plan, x_ptr, x_idx, x_val.shape[0])
+        if batch_size < Y.shape[0] and (batch_ptr is None or batch_idx is None or batch_val is None
+                                        or batch_ptr.shape[0] < batch_size + 1
+                                        or batch_idx.shape[0] < x_ptr[Y.shape[0]] - x_ptr[0]
+                                        or batch_val.shape[0] < x_ptr[Y.shape[0]] - x_ptr[0]):
+            raise ValueError("run_epochs: CSR batch buffers too small")
+    elif X is None:
+        raise ValueError("run_epochs: X is None without CSR rows")
+    cdef Py_ssize_t n = Y.shape[0], n_in = X.shape[1] if not csr else net.sizes[0]
+    cdef Py_ssize_t n_out = Y.shape[1]
+    cdef const Py_ssize_t* rows_ptr = NULL
+    cdef const int* rows_idx = NULL
+    cdef const floating* values = NULL
     cdef Py_ssize_t n_params = params.shape[0], n_epochs = lrs.shape[0]
     cdef bint full = batch_size >= n
     cdef Py_ssize_t e, i, start, stop, r, step, diverged = -1, done = n_epochs, best_epoch = -1
@@ -374,14 +474,14 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     cdef int rows = <int> (n if full else batch_size)
     # the passes trust these sizes: check every buffer once
     if (net.n_params != n_params or net.sizes[0] != n_in or net.sizes[net.n_layers] != n_out
-            or Y.shape[0] != n or n < 1 or batch_size < 1 or grad.shape[0] != n_params
+            or (not csr and X.shape[0] != n) or n < 1 or batch_size < 1 or grad.shape[0] != n_params
             or previous.shape[0] != n_params or best.shape[0] != n_params
             or state.shape[1] != n_params or state.shape[0] < 3
             or hyper.shape[0] < 6 or losses.shape[0] < n_epochs
             or acts.shape[0] < rows * net.n_units or deltas.shape[0] < rows * net.n_units
             or rows > 2147483647 // max(net.n_units, 1) or threads < 1):
         raise ValueError("run_epochs: buffers do not match the network")
-    if not full and (X_batch.shape[0] < batch_size or X_batch.shape[1] != n_in
+    if not full and ((not csr and (X_batch.shape[0] < batch_size or X_batch.shape[1] != n_in))
                      or Y_batch.shape[0] < batch_size or Y_batch.shape[1] != n_out
                      or order.shape[0] < n_epochs or order.shape[1] != n):
         raise ValueError("run_epochs: batch buffers or row orders do not match")
@@ -404,7 +504,20 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
             start = 0
             step = 0
             while start < n:
-                if full:
+                if csr:
+                    if full:
+                        m = <int> n
+                        rows_ptr, rows_idx, values, y_rows = &x_ptr[0], &x_idx[0], &x_val[0], &Y[0, 0]
+                    else:
+                        stop = start + batch_size if start + batch_size < n else n
+                        m = <int> (stop - start)
+                        gather_csr_rows(&x_ptr[0], &x_idx[0], &x_val[0], &Y[0, 0],
+                                        &order[e, start], m, n_out, &batch_ptr[0],
+                                        &batch_idx[0], &batch_val[0], &Y_batch[0, 0])
+                        rows_ptr, rows_idx, values = &batch_ptr[0], &batch_idx[0], &batch_val[0]
+                        y_rows = &Y_batch[0, 0]
+                    x_rows = values
+                elif full:
                     m = <int> n
                     x_rows, y_rows = &X[0, 0], &Y[0, 0]
                 else:
@@ -424,7 +537,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                     w = &weight_batch[0]
                 J = backward_pass(net, current, x_rows, y_rows, w, m,
                                   <floating> (weight_decay / weight_sum if decay_per_row else weight_decay),
-                                  &acts[0], &deltas[0], &grad[0], threads)
+                                  &acts[0], &deltas[0], &grad[0], threads, rows_ptr, rows_idx)
                 if stop_on_divergence and not isfinite(J):
                     losses[e] = J
                     diverged = step

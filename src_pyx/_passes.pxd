@@ -99,15 +99,119 @@ cdef inline void dense_layer(const NetLayout* net, int l, const floating* params
                                   n_out, bias)
 
 
+# -- sparse input ------------------------------------------------------------------------------
+# A CSR batch is (x_ptr, x_idx, X): row r's stored entries are X[p], in column x_idx[p], for p in
+# x_ptr[r]:x_ptr[r+1] (offsets need not start at 0). Only the first layer reads the input, so
+# only its product and its weight gradient differ from the dense passes.
+
+cdef inline void sparse_rows_product(const NetLayout* net, const floating* params,
+                                     const Py_ssize_t* x_ptr, const int* x_idx,
+                                     const floating* X, floating* out, int r0,
+                                     int r1) noexcept nogil:
+    """Rows r0:r1 of out = X @ W[0]: each stored x_rj adds x_rj W[0][j, :] to row r."""
+    cdef int n_out = net.sizes[1], j, r
+    cdef Py_ssize_t p
+    cdef const floating* W = params + net.w_off[0]
+    cdef const floating* w_row
+    cdef floating* o
+    cdef floating v
+    for r in range(r0, r1):
+        o = out + <Py_ssize_t> r * n_out
+        for j in range(n_out):
+            o[j] = 0
+        for p in range(x_ptr[r], x_ptr[r + 1]):
+            v = X[p]
+            w_row = W + <Py_ssize_t> x_idx[p] * n_out
+            for j in range(n_out):
+                o[j] += v * w_row[j]
+
+
+cdef inline void sparse_layer(const NetLayout* net, const floating* params,
+                              const Py_ssize_t* x_ptr, const int* x_idx, const floating* X,
+                              int m, floating* out, bint activate, int threads) noexcept nogil:
+    """out = f(X @ W[0] + b[0]) for m CSR rows (the product alone unless activate), split
+    by rows."""
+    cdef int n_out = net.sizes[1], p, r0, r1, parts
+    cdef const floating* bias = bias_of(net, 0, params)
+    parts = parts_for(<long long> (x_ptr[m] - x_ptr[0] + m) * n_out, ELEMENT_WORK, m, 1, threads)
+    if parts == 1:
+        sparse_rows_product(net, params, x_ptr, x_idx, X, out, 0, m)
+        if activate:
+            add_bias_activate(net.act[0], out, m, n_out, n_out, bias)
+        return
+    for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+        r0 = share_start(p, parts, m, 1)
+        r1 = share_start(p + 1, parts, m, 1)
+        sparse_rows_product(net, params, x_ptr, x_idx, X, out, r0, r1)
+        if activate and r1 > r0:
+            add_bias_activate(net.act[0], out + <Py_ssize_t> r0 * n_out, r1 - r0, n_out, n_out,
+                              bias)
+
+
+cdef inline void sparse_gradient_columns(const NetLayout* net, const floating* params,
+                                         const Py_ssize_t* x_ptr, const int* x_idx,
+                                         const floating* X, int m, const floating* delta,
+                                         floating* grad, floating weight_decay, int c0,
+                                         int c1) noexcept nogil:
+    """Columns c0:c1 of grad W[0] = X.T @ delta + weight_decay * W[0] and of grad b[0]; the
+    rows' contributions are added in row order (the same sums whatever the split)."""
+    cdef int n_in = net.sizes[0], n_out = net.sizes[1], i, j, r
+    cdef Py_ssize_t p
+    cdef const floating* W = params + net.w_off[0]
+    cdef floating* gW = grad + net.w_off[0]
+    cdef floating* g
+    cdef const floating* d
+    cdef floating v
+    if c1 <= c0:
+        return
+    for i in range(n_in):
+        for j in range(c0, c1):
+            gW[<Py_ssize_t> i * n_out + j] = weight_decay * W[<Py_ssize_t> i * n_out + j]
+    for r in range(m):
+        d = delta + <Py_ssize_t> r * n_out
+        for p in range(x_ptr[r], x_ptr[r + 1]):
+            v = X[p]
+            g = gW + <Py_ssize_t> x_idx[p] * n_out
+            for j in range(c0, c1):
+                g[j] += v * d[j]
+    if net.b_off[0] >= 0:
+        column_sums(delta + c0, m, c1 - c0, n_out, grad + net.b_off[0] + c0)
+
+
+cdef inline void sparse_gradients(const NetLayout* net, const floating* params,
+                                  const Py_ssize_t* x_ptr, const int* x_idx, const floating* X,
+                                  int m, const floating* delta, floating* grad,
+                                  floating weight_decay, int threads) noexcept nogil:
+    """grad W[0] and grad b[0] for CSR rows, split by columns (no two threads write one
+    entry)."""
+    cdef int n_in = net.sizes[0], n_out = net.sizes[1], p, parts
+    parts = parts_for(<long long> (x_ptr[m] - x_ptr[0]) * n_out + <long long> n_in * n_out,
+                      ELEMENT_WORK, n_out, ALIGN, threads)
+    if parts == 1:
+        sparse_gradient_columns(net, params, x_ptr, x_idx, X, m, delta, grad, weight_decay, 0,
+                                n_out)
+        return
+    for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+        sparse_gradient_columns(net, params, x_ptr, x_idx, X, m, delta, grad, weight_decay,
+                                share_start(p, parts, n_out, ALIGN),
+                                share_start(p + 1, parts, n_out, ALIGN))
+
+
 cdef inline void forward_pass(const NetLayout* net, const floating* params, const floating* X,
-                              int m, floating* acts, bint activate_output,
-                              int threads) noexcept nogil:
+                              int m, floating* acts, bint activate_output, int threads,
+                              const Py_ssize_t* x_ptr=NULL, const int* x_idx=NULL) noexcept nogil:
     """a[l] = f(a[l-1] @ W[l] + b[l]) for every layer; the last layer keeps its GEMM
-    output (no bias, no activation) when activate_output is false, for the loss kernel."""
+    output (no bias, no activation) when activate_output is false, for the loss kernel.
+    With x_ptr, X holds the values of m CSR rows (see above)."""
     cdef int l
+    cdef bint activate
     for l in range(net.n_layers):
-        dense_layer(net, l, params, layer_input(net, l, X, acts, m), m,
-                    acts + m * net.unit_off[l], l < net.n_layers - 1 or activate_output, threads)
+        activate = l < net.n_layers - 1 or activate_output
+        if l == 0 and x_ptr != NULL:
+            sparse_layer(net, params, x_ptr, x_idx, X, m, acts, activate, threads)
+        else:
+            dense_layer(net, l, params, layer_input(net, l, X, acts, m), m,
+                        acts + m * net.unit_off[l], activate, threads)
 
 
 # -- loss ---------------------------------------------------------------------------------------
@@ -276,17 +380,19 @@ cdef inline void layer_gradients(const NetLayout* net, int l, const floating* pa
 cdef inline double backward_pass(const NetLayout* net, const floating* params, const floating* X,
                                  const floating* Y, const floating* sample_weight, int m,
                                  floating weight_decay, floating* acts, floating* deltas,
-                                 floating* grad, int threads) noexcept nogil:
+                                 floating* grad, int threads, const Py_ssize_t* x_ptr=NULL,
+                                 const int* x_idx=NULL) noexcept nogil:
     """J = (1/m) sum_i w_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2 (w_i = 1 when
     sample_weight is NULL); with grad not NULL also delta[l] = dJ/dz[l] into deltas and
     dJ/dparams into grad:
         delta[L-1] from the loss kernel (it carries w_i / m)
         delta[l-1] = (delta[l] @ W[l].T) * f'(a[l-1])
         grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l],  grad b[l] = sum_rows delta[l]
+    With x_ptr, X holds the values of m CSR rows (see sparse input above).
     """
     cdef int L = net.n_layers, l = L - 1
     cdef double J
-    forward_pass(net, params, X, m, acts, False, threads)
+    forward_pass(net, params, X, m, acts, False, threads, x_ptr, x_idx)
     J = output_loss(net, params, Y, sample_weight, m, acts + m * net.unit_off[l],
                     deltas + m * net.unit_off[l] if grad != NULL else NULL, threads) \
         * net.loss_scale / m
@@ -295,6 +401,9 @@ cdef inline double backward_pass(const NetLayout* net, const floating* params, c
     if grad == NULL:
         return J
     for l in range(L - 1, -1, -1):
+        if l == 0 and x_ptr != NULL:
+            sparse_gradients(net, params, x_ptr, x_idx, X, m, deltas, grad, weight_decay, threads)
+            break
         layer_gradients(net, l, params, layer_input(net, l, X, acts, m), m,
                         deltas + m * net.unit_off[l],
                         deltas + m * net.unit_off[l - 1] if l > 0 else NULL,

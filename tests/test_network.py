@@ -153,3 +153,54 @@ def test_forward_fast_path_agrees_with_the_checked_path(backend, dtype):
         np.testing.assert_allclose(fast, reference.forward(X[:rows]),
                                    rtol=1e-12 if dtype == "float64" else 1e-5)
     np.testing.assert_array_equal(net.forward(np.asfortranarray(X[:4])), net.forward(X[:4]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sparse_rows_match_dense_rows(backend, dtype):
+    """A scipy.sparse X gives the dense X's outputs, loss and gradients (the first layer's
+    product and weight gradient run over the stored entries only)."""
+    import scipy.sparse as sp
+
+    from fastnn._sparse import CSRRows
+
+    X = sp.random(40, 30, density=0.1, format="csr", random_state=3)
+    X = X.tolil()
+    X[5] = 0  # an empty row
+    X = X.tocsr()
+    Y = np.eye(4)[np.arange(40) % 4]
+    net = fnn.Network([30, 9, 4], activation="tanh", output="softmax", loss="cross_entropy",
+                      dtype=dtype, backend=backend, seed=2)
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    dense = X.toarray()
+    np.testing.assert_allclose(net.forward(X, batch_size=7), net.forward(dense), rtol=rtol)
+    np.testing.assert_allclose(net.forward(X.tocsc()), net.forward(dense), rtol=rtol)
+    rows = CSRRows(X, net.dtype, 30)
+    grad_sparse, grad_dense = np.empty_like(net.params), np.empty_like(net.params)
+    weights = np.linspace(0.5, 1.5, 40).astype(dtype)
+    J_sparse = net._backend.backward(rows, Y.astype(dtype), 0.01, grad_sparse, weights)
+    J_dense = net._backend.backward(dense.astype(dtype), Y.astype(dtype), 0.01, grad_dense, weights)
+    np.testing.assert_allclose(J_sparse, J_dense, rtol=rtol)
+    np.testing.assert_allclose(grad_sparse, grad_dense, rtol=rtol * 10, atol=rtol)
+    np.testing.assert_allclose(net._backend.cost(rows, Y.astype(dtype), 0.01, weights), J_dense,
+                               rtol=rtol)
+    with pytest.raises(ValueError, match="29 features"):
+        net.forward(X[:, :29])
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        net.forward(bad)
+
+
+def test_compiled_csr_kernels_refuse_broken_rows():
+    net = fnn.Network([3, 2], seed=0)
+    kernels, plan = net._backend.kernels, net._backend.plan
+    acts = np.empty(10)
+    good = (np.array([0, 1, 2]), np.array([0, 2], np.int32), np.array([1.0, 2.0]))
+    kernels.forward_csr(plan, net.params, *good, acts)
+    for ptr, idx, message in [
+            (np.array([0, 2, 1]), good[1], "decrease"),
+            (np.array([0, 1, 3]), good[1], "outside"),
+            (good[0], np.array([0, 3], np.int32), "column index 3"),
+            (np.array([0]), good[1], "no rows")]:
+        with pytest.raises(ValueError, match=message):
+            kernels.forward_csr(plan, net.params, ptr, idx, good[2], acts)

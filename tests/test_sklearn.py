@@ -341,3 +341,30 @@ def test_fast_predict_path_keeps_the_feature_name_check():
         model = MLPRegressor(max_iter=2, random_state=0).fit(X, X["a"])
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         model.predict(X.to_numpy()[:1].copy())
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver, early_stopping", [("sgd", False), ("adam", True), ("lbfgs", False)])
+def test_sparse_input_trains_the_dense_model_without_densifying(fmt, solver, early_stopping):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 80, density=0.05, format=fmt, random_state=1)
+    y = (X @ rng.standard_normal(80) > 0).astype(int) + (X[:, 0].toarray().ravel() > 0.5)
+    params = dict(hidden_layer_sizes=(12,), solver=solver, max_iter=6, batch_size=32,
+                  early_stopping=early_stopping, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = MLPClassifier(**params).fit(X, y)
+        dense = MLPClassifier(**params).fit(X.toarray(), y)
+        theirs = SkClassifier(**params).fit(X, y)
+    for a, b in zip(sparse.coefs_ + sparse.intercepts_, dense.coefs_ + dense.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert_same_model(sparse, theirs)
+    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X.toarray()),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(sparse.predict(X), theirs.predict(X))
+    if solver == "sgd":  # partial_fit on sparse rows follows the dense one too
+        sparse.partial_fit(X, y)
+        dense.partial_fit(X.toarray(), y)
+        np.testing.assert_allclose(sparse._net.params, dense._net.params, rtol=1e-10, atol=1e-12)

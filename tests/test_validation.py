@@ -93,7 +93,11 @@ def test_one_dimensional_targets_for_one_output(net):
                                   net.loss_and_grad(GOOD_X, GOOD_Y)[1])
 
 
-def test_sparse_input_is_refused_with_a_hint(net):
+def test_sparse_input_is_predicted_and_refused_elsewhere_with_a_hint(net):
     sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="toarray"):
-        net.forward(sparse.csr_matrix(GOOD_X))
+    np.testing.assert_allclose(net.forward(sparse.csr_matrix(GOOD_X)), net.forward(GOOD_X),
+                               rtol=1e-12)
+    for call in (lambda X: net.fit(X, GOOD_Y, epochs=1), lambda X: net.backward(X, GOOD_Y),
+                 lambda X: net.cost(X, GOOD_Y)):
+        with pytest.raises(TypeError, match="toarray"):
+            call(sparse.csr_matrix(GOOD_X))

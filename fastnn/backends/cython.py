@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from .._dispatch import kernels
+from .._sparse import CSRRows
 from .._threads import BLAS_SINGLE_THREAD_WORK, kernel_threads
 from ..activations import ACTIVATION_CODES
 from ..losses import LOSS_CODES
@@ -68,7 +69,10 @@ class CythonBackend:
     def forward(self, X, threads=None):
         m = X.shape[0]
         acts = self._workspace(m)
-        if m * self.largest_layer <= BLAS_SINGLE_THREAD_WORK:  # the context's own answer, sooner
+        if isinstance(X, CSRRows):
+            with self.threads(m, threads) as count:
+                self.kernels.forward_csr(self.plan, self.params, X.ptr, X.idx, X.val, acts, count)
+        elif m * self.largest_layer <= BLAS_SINGLE_THREAD_WORK:  # the context's answer, sooner
             self.kernels.forward(self.plan, self.params, X, acts, threads or 1)
         else:
             with self.threads(m, threads) as count:
@@ -79,16 +83,27 @@ class CythonBackend:
 
     def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None):
         m = X.shape[0]
+        params = self.params if params is None else params
         with self.threads(m, threads) as count:
-            return self.kernels.loss(self.plan, self.params if params is None else params, X, Y,
-                                     self._workspace(m), weight_decay, sample_weight, count)
+            if isinstance(X, CSRRows):
+                return self.kernels.backward_csr(self.plan, params, X.ptr, X.idx, X.val, Y,
+                                                 self._workspace(m), None, None, weight_decay,
+                                                 sample_weight, count)
+            return self.kernels.loss(self.plan, params, X, Y, self._workspace(m), weight_decay,
+                                     sample_weight, count)
 
     def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None):
         m = X.shape[0]
+        params = self.params if params is None else params
         with self.threads(m, threads) as count:
-            return self.kernels.backward(self.plan, self.params if params is None else params,
-                                         X, Y, self._workspace(m), self._workspace(m, deltas=True),
-                                         grad, weight_decay, sample_weight, count)
+            if isinstance(X, CSRRows):
+                return self.kernels.backward_csr(self.plan, params, X.ptr, X.idx, X.val, Y,
+                                                 self._workspace(m),
+                                                 self._workspace(m, deltas=True), grad,
+                                                 weight_decay, sample_weight, count)
+            return self.kernels.backward(self.plan, params, X, Y, self._workspace(m),
+                                         self._workspace(m, deltas=True), grad, weight_decay,
+                                         sample_weight, count)
 
     def layer_values(self, m):
         """Activations and deltas of this thread's last backward pass over m rows."""

@@ -3,6 +3,8 @@ baseline, so it is written as a competent NumPy programmer would (BLAS through `
 in-place ufuncs, no loops over samples), never slowed on purpose."""
 import numpy as np
 
+from .._sparse import CSRRows
+
 from ..activations import ACTIVATIONS, DERIVATIVES
 from ..losses import LOSSES
 
@@ -29,7 +31,7 @@ class NumpyBackend:
     def _hidden(self, X, layers):
         """Activations of every layer but the last, and the last layer's z."""
         activations = []
-        a = X
+        a = X.matrix if isinstance(X, CSRRows) else X  # scipy's sparse product for sparse rows
         last = len(layers) - 1
         for l, ((W, b), f) in enumerate(zip(layers, self.activations)):
             z = a @ W
@@ -67,7 +69,10 @@ class NumpyBackend:
             W = layers[l][0]
             a_in = X if l == 0 else activations[l - 1]
             grad_W = grad[self.weight_slices[l]].reshape(W.shape)
-            np.matmul(a_in.T, delta, out=grad_W)
+            if isinstance(a_in, CSRRows):
+                grad_W[...] = a_in.matrix.T @ delta
+            else:
+                np.matmul(a_in.T, delta, out=grad_W)
             if weight_decay:
                 grad_W += weight_decay * W
             if self.bias_slices[l] is not None:

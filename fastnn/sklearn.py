@@ -7,6 +7,7 @@ Change ``from sklearn.neural_network import MLPClassifier`` to
 (lbfgs, sgd, adam), any optimizer name of fastnn.optim is accepted; float32 input trains in
 float32 (lbfgs too).
 """
+import operator
 import warnings
 
 import numpy as np
@@ -57,7 +58,7 @@ def _floats(values):
 def _are_views(values, views):
     """Whether a coefs_/intercepts_ list still holds the network's own views."""
     return (isinstance(values, list) and len(values) == len(views)
-            and all(value is view for value, view in zip(values, views)))
+            and all(map(operator.is_, values, views)))
 
 
 class _BaseMLP(BaseEstimator):
@@ -458,8 +459,8 @@ class _BaseMLP(BaseEstimator):
         if (net is not None and type(X) is np.ndarray and X.ndim == 2 and X.dtype == net.dtype
                 and X.shape[1] == self.n_features_in_ and 0 < X.shape[0] <= FAST_ROWS
                 and "feature_names_in_" not in self.__dict__ and X.flags.c_contiguous
-                and _are_views(self.coefs_, net.weights)
-                and _are_views(self.intercepts_, net.biases) and np.isfinite(X).all()):
+                and _are_views(self.coefs_, net._weights)
+                and _are_views(self.intercepts_, net._biases) and np.isfinite(X).all()):
             # what scikit-learn's checks would pass unchanged: straight to the kernels
             return net._backend.forward(X)
         check_is_fitted(self)

@@ -57,30 +57,49 @@ class _Terminated(BaseException):
     """SIGTERM arrived during a write (raised by the handler installed meanwhile)."""
 
 
+class _TermGuard:
+    """Where a SIGTERM may interrupt a write: only once the temporary file is in hand (armed);
+    one arriving before is noted and raised by arm(). Raised at most once, so the cleanup is
+    never itself interrupted."""
+    armed = pending = raised = False
+
+    def arm(self):
+        self.armed = True
+        if self.pending and not self.raised:
+            self.raised = True
+            raise _Terminated()
+
+
 @contextlib.contextmanager
 def _terminate_by_exception():
-    """In the main thread, SIGTERM raises _Terminated for the duration, so the temporary
-    file is removed before the process ends (with the status SIGTERM gives)."""
+    """In the main thread, SIGTERM raises _Terminated inside the armed part of a write, so the
+    temporary file is removed before the process ends (with the status SIGTERM gives)."""
+    guard = _TermGuard()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield guard
         return
     previous = signal.getsignal(signal.SIGTERM)
     if previous is not signal.SIG_DFL:  # someone else handles SIGTERM: leave it to them
-        yield
+        yield guard
         return
 
     def handler(signum, frame):
-        raise _Terminated()
+        guard.pending = True
+        if guard.armed and not guard.raised:
+            guard.raised = True
+            raise _Terminated()
 
     signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield guard
     except _Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)  # end as SIGTERM would have
+        guard.pending = True
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if guard.pending:  # end as SIGTERM would have
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _prefix(target):
@@ -110,10 +129,11 @@ def write_atomically(path, write, binary=True):
     """Write a file at `path` by calling write(handle) on a temporary file beside its target,
     then renaming it over the target. Returns the target written."""
     target = target_of(path)
-    with _terminate_by_exception():
+    with _terminate_by_exception() as guard:
         descriptor, temporary = tempfile.mkstemp(prefix=f"{_prefix(target)}{os.getpid()}.",
                                                  suffix=".tmp", dir=os.path.dirname(target))
         try:
+            guard.arm()
             with os.fdopen(descriptor, "wb" if binary else "w") as handle:
                 # mkstemp makes 0600; a saved file is a normal file, following the umask
                 os.chmod(temporary, 0o666 & ~_umask())

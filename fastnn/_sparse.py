@@ -29,12 +29,11 @@ class CSRRows:
             raise ValueError("X contains NaN or infinity")
         self._matrix = X
         self.shape = X.shape
-        nnz = max(int(X.indptr[-1]), 1)
+        end = int(X.indptr[-1])
         self.ptr = np.ascontiguousarray(X.indptr, dtype=np.intp)
-        self.idx = np.zeros(nnz, np.int32)
-        self.idx[:X.indptr[-1]] = X.indices[:X.indptr[-1]]
-        self.val = np.zeros(nnz, dtype)
-        self.val[:X.indptr[-1]] = X.data[:X.indptr[-1]]
+        # copied only where the dtype differs; an all-zero X gets one unused entry
+        self.idx = np.ascontiguousarray(X.indices[:end], np.int32) if end else np.zeros(1, np.int32)
+        self.val = np.ascontiguousarray(X.data[:end], dtype) if end else np.zeros(1, dtype)
 
     def view(self, start, stop):
         """Rows start:stop, sharing the entries (only the offsets are sliced)."""

@@ -138,14 +138,18 @@ def default_threads():
     return max(1, min(cores(), max(_kernel_guard().current(), default=1)))
 
 
-@contextlib.contextmanager
 def kernel_threads(threads, work):
     """Context for one compiled call whose largest product has `work` multiply-adds: yields
     the thread count to pass (threads, or the default), with scipy's BLAS on one thread
-    meanwhile when the products are large enough for BLAS to thread them itself."""
+    meanwhile when the products are large enough for BLAS to thread them itself. Small calls
+    (a few rows to predict) get a plain nullcontext: nothing to hold, and no generator to run."""
     if work <= BLAS_SINGLE_THREAD_WORK:
-        yield threads or 1
-        return
+        return contextlib.nullcontext(threads or 1)
+    return _blas_held(threads)
+
+
+@contextlib.contextmanager
+def _blas_held(threads):
     count = threads or default_threads()
     with _kernel_guard().hold(1):
         yield count

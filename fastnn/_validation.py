@@ -57,16 +57,21 @@ def as_pair(X, Y, dtype, n_inputs, n_outputs, loss=None):
     Y = as_matrix(Y, "Y", dtype, n_outputs, allow_vector=True)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    check_target_range(Y, loss)
+    return X, Y
+
+
+def check_target_range(Y, loss, name="Y"):
+    """Refuse targets outside the range the loss accepts (losses.TARGET_RANGES)."""
     from .losses import TARGET_RANGES
 
     low, high = TARGET_RANGES.get(loss, (None, None))
     if low is not None and (Y < low).any():
-        raise ValueError(f"the {loss} loss needs targets >= {low:g}; Y has {int((Y < low).sum())} "
-                         f"below (the lowest {Y.min():g})")
+        raise ValueError(f"the {loss} loss needs {name} >= {low:g} (counts or rates); {name} has "
+                         f"{int((Y < low).sum())} below (the lowest {Y.min():g})")
     if high is not None and (Y > high).any():
-        raise ValueError(f"the {loss} loss needs targets <= {high:g}; Y has {int((Y > high).sum())} "
-                         f"above (the highest {Y.max():g})")
-    return X, Y
+        raise ValueError(f"the {loss} loss needs {name} <= {high:g}; {name} has "
+                         f"{int((Y > high).sum())} above (the highest {Y.max():g})")
 
 
 def as_nonnegative(value, name):

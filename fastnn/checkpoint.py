@@ -22,8 +22,8 @@ import numpy as np
 
 from . import schedules as _schedules
 from .history import History
-from .io import (ModelFileError, _model_header, _network_from, _read, _write_atomically,
-                 check_finite, model_shape)
+from .io import (MALFORMED, ModelFileError, _model_header, _network_from, _read,
+                 _write_atomically, check_finite, model_shape)
 from .optim import FirstOrder, SklearnAdam, SklearnSGD
 from .optim import OPTIMIZERS as _NAMED
 
@@ -208,7 +208,6 @@ def load_checkpoint(path, backend="auto"):
         schedule = _schedule_from(path, header.get("schedule"))
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError,
-            IndexError) as exc:
+    except MALFORMED as exc:
         raise ModelFileError(f"{path}: not a sound fastnn checkpoint ({exc})") from None
     return Checkpoint(network, optimizer, history, rng, schedule)

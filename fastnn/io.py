@@ -23,6 +23,11 @@ class ModelFileError(ValueError):
     """A model file is missing, truncated, corrupted or not a fastnn model."""
 
 
+#: what building objects from a malformed (but size-checked) header part raises
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError,
+             IndexError)
+
+
 def _write_atomically(path, **arrays):
     """np.savez of `arrays` to `path`, atomically (see fastnn/_files.py)."""
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
@@ -113,8 +118,7 @@ def load(path, backend="auto"):
                                                             np.zeros((3, 0), net.dtype)))
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError,
-            IndexError) as exc:
+    except MALFORMED as exc:
         raise ModelFileError(f"{path}: not a sound fastnn estimator file ({exc})") from None
 
 

@@ -241,10 +241,8 @@ class Network:
         >>> net.forward([[1.0, 1.0]])
         array([[3.5]])
         """
-        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype == self._params.dtype
-                and X.shape[1] == self.layers[0] and 0 < X.shape[0] <= FAST_ROWS
-                and X.flags.c_contiguous and isinstance(batch_size, str) and batch_size == "auto"
-                and threads is None and np.isfinite(X).all()):
+        if (isinstance(batch_size, str) and batch_size == "auto" and threads is None
+                and self._is_ready(X)):
             # a few rows that need no conversion: straight to the kernel (any other input,
             # or a non-finite one, takes the full checks below and their messages)
             return self._backend.forward(X, None)
@@ -267,6 +265,14 @@ class Network:
             rows = X.view(start, stop) if isinstance(X, CSRRows) else X[start:stop]
             output[start:stop] = self._backend.forward(rows, threads)
         return output
+
+    def _is_ready(self, X):
+        """Whether X is a few rows the kernels take as they are (a finite, C-ordered 2-D
+        ndarray of the network's dtype and width, at most FAST_ROWS rows): predictions then
+        skip the general input checks."""
+        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == self._params.dtype
+                and X.shape[1] == self.layers[0] and 0 < X.shape[0] <= FAST_ROWS
+                and X.flags.c_contiguous and np.isfinite(X).all())
 
     def _forward_dask(self, X, batch_size):
         """A lazy dask array: forward over each block of rows (the columns in one block)."""

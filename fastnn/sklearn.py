@@ -26,7 +26,8 @@ from ._sklearn_compat import (MLP_PARAMETER_CONSTRAINTS, StrOptions, _check_opti
                               _check_partial_fit_first_call, _check_sample_weight)
 
 from ._sparse import CSRRows, is_sparse
-from .network import FAST_ROWS, Network
+from ._validation import check_target_range
+from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .optim.quasi_newton import scipy_objective
 from .training import EpochRunner
@@ -456,11 +457,9 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         net = self.__dict__.get("_net")
-        if (net is not None and type(X) is np.ndarray and X.ndim == 2 and X.dtype == net.dtype
-                and X.shape[1] == self.n_features_in_ and 0 < X.shape[0] <= FAST_ROWS
-                and "feature_names_in_" not in self.__dict__ and X.flags.c_contiguous
+        if (net is not None and "feature_names_in_" not in self.__dict__
                 and _are_views(self.coefs_, net._weights)
-                and _are_views(self.intercepts_, net._biases) and np.isfinite(X).all()):
+                and _are_views(self.intercepts_, net._biases) and net._is_ready(X)):
             # what scikit-learn's checks would pass unchanged: straight to the kernels
             return net._backend.forward(X)
         check_is_fitted(self)
@@ -634,9 +633,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        if self.loss == "poisson" and np.any(y < 0):
-            raise ValueError("MLPRegressor(loss='poisson') needs targets y >= 0 (counts or "
-                             f"rates); the smallest y is {np.min(y)!r}")
+        check_target_range(y, self.loss, "y")
         return X, y
 
     def _decode(self, Y):

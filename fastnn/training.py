@@ -16,11 +16,10 @@ import time
 import numpy as np
 
 from ._sparse import CSRRows
-
+from ._threads import numpy_guard
 from ._validation import as_matrix, as_nonnegative, as_pair
 from .history import TrainingDiverged
 from .optim import FirstOrder, get_optimizer
-from ._threads import numpy_guard
 from .optim.base import check_count
 from .schedules import SCHEDULES, Schedule
 from .session import Session, same_valley

@@ -219,17 +219,23 @@ def saver(path):
     return child
 
 
+def interrupted_savers(path, seed, interrupt, times=4):
+    """`times` saving children, each interrupted by interrupt(child) at a random moment."""
+    rng = np.random.default_rng(seed)
+    for _ in range(times):
+        child = saver(path)
+        time.sleep(rng.uniform(0.05, 0.3))
+        interrupt(child)
+        yield child
+
+
 def temporaries(folder):
     return [name for name in os.listdir(folder) if name.startswith(".fastnn-")]
 
 
 def test_sigterm_mid_save_removes_the_temporary_file(tmp_path):
     path = tmp_path / "model.npz"
-    rng = np.random.default_rng(0)
-    for _ in range(4):
-        child = saver(path)
-        time.sleep(rng.uniform(0.05, 0.3))
-        child.send_signal(signal.SIGTERM)
+    for child in interrupted_savers(path, 0, lambda child: child.send_signal(signal.SIGTERM)):
         assert child.wait(timeout=20) == -signal.SIGTERM
         assert temporaries(tmp_path) == []
         if path.exists():
@@ -238,11 +244,7 @@ def test_sigterm_mid_save_removes_the_temporary_file(tmp_path):
 
 def test_files_left_by_sigkill_are_removed_by_the_next_save(tmp_path):
     path = tmp_path / "model.npz"
-    rng = np.random.default_rng(1)
-    for _ in range(4):
-        child = saver(path)
-        time.sleep(rng.uniform(0.05, 0.3))
-        child.kill()
+    for child in interrupted_savers(path, 1, lambda child: child.kill()):
         child.wait(timeout=20)
     stray = tmp_path / f".fastnn-model.npz.{2 ** 22 + 12345}.abc.tmp"  # a process long gone
     stray.write_bytes(b"partial")

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._dispatch import kernels
 from .._sparse import CSRRows
-from .._threads import BLAS_SINGLE_THREAD_WORK, kernel_threads
+from .._threads import kernel_threads
 from ..activations import ACTIVATION_CODES
 from ..losses import LOSS_CODES
 
@@ -69,13 +69,10 @@ class CythonBackend:
     def forward(self, X, threads=None):
         m = X.shape[0]
         acts = self._workspace(m)
-        if isinstance(X, CSRRows):
-            with self.threads(m, threads) as count:
+        with self.threads(m, threads) as count:
+            if isinstance(X, CSRRows):
                 self.kernels.forward_csr(self.plan, self.params, X.ptr, X.idx, X.val, acts, count)
-        elif m * self.largest_layer <= BLAS_SINGLE_THREAD_WORK:  # the context's answer, sooner
-            self.kernels.forward(self.plan, self.params, X, acts, threads or 1)
-        else:
-            with self.threads(m, threads) as count:
+            else:
                 self.kernels.forward(self.plan, self.params, X, acts, count)
         n_out = self.sizes[-1]
         end = m * self.plan.n_units

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -90,7 +91,9 @@ for suffix, (variant, march) in _variants().items():
     # link libm by name, so exp & co. bind to the current versions (an unversioned reference
     # binds to glibc's old compatibility wrappers, which also set errno)
     extension.libraries = ["m"] if sys.platform.startswith("linux") else []
-    extension.define_macros = [("FASTNN_VARIANT", f'"{variant}"')]
+    extension.define_macros = [("FASTNN_VARIANT", f'"{variant}"'),
+                               ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    extension.include_dirs = [numpy.get_include()]  # the few-row predictor's array checks
     extensions.append(extension)
 
 

@@ -459,9 +459,11 @@ class _BaseMLP(BaseEstimator):
         net = self.__dict__.get("_net")
         if (net is not None and "feature_names_in_" not in self.__dict__
                 and _are_views(self.coefs_, net._weights)
-                and _are_views(self.intercepts_, net._biases) and net._is_ready(X)):
-            # what scikit-learn's checks would pass unchanged: straight to the kernels
-            return net._backend.forward(X)
+                and _are_views(self.intercepts_, net._biases)):
+            # a few rows that scikit-learn's checks would pass unchanged: straight to the kernel
+            output = net._predict_few(X)
+            if output is not None:
+                return output
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))

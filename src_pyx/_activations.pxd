@@ -28,21 +28,32 @@ cdef inline floating sigmoid(floating z) noexcept nogil:
     return r if z >= 0 else e * r
 
 
-cdef inline void softmax_row(floating* z, int n) noexcept nogil:
-    """z <- exp(z - max z) / sum exp(z - max z): the max is subtracted so exp never overflows."""
-    cdef int j
-    cdef floating zmax = z[0]
-    cdef floating total = 0
-    for j in range(1, n):
-        if z[j] > zmax:
-            zmax = z[j]
-    for j in range(n):
-        z[j] = exp_nonpositive(z[j] - zmax)
-    for j in range(n):
-        total = total + z[j]
-    total = 1 / total
-    for j in range(n):
-        z[j] = z[j] * total
+cdef inline void softmax_rows(floating* z, int rows, int n) noexcept nogil:
+    """Each row of a contiguous (rows x n) block <- exp(z - max z) / sum exp(z - max z): the
+    max is subtracted so exp never overflows. The exponentials run over the whole block in
+    one loop, which vectorizes however narrow the rows are (10 classes: 8 + 2 otherwise)."""
+    cdef int i, j
+    cdef Py_ssize_t k
+    cdef floating zmax, total
+    cdef floating* row
+    for i in range(rows):
+        row = z + <Py_ssize_t> i * n
+        zmax = row[0]
+        for j in range(1, n):
+            if row[j] > zmax:
+                zmax = row[j]
+        for j in range(n):
+            row[j] = row[j] - zmax
+    for k in range(<Py_ssize_t> rows * n):
+        z[k] = exp_nonpositive(z[k])
+    for i in range(rows):
+        row = z + <Py_ssize_t> i * n
+        total = 0
+        for j in range(n):
+            total = total + row[j]
+        total = 1 / total
+        for j in range(n):
+            row[j] = row[j] * total
 
 
 cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil:
@@ -75,8 +86,7 @@ cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int
             for j in range(cols):
                 row[j] = row[j] + bias[j]
     if act == SOFTMAX:
-        for i in range(rows):
-            softmax_row(z + <Py_ssize_t> i * ld, cols)
+        softmax_rows(z, rows, cols)
     elif cols == ld:  # a contiguous block: one run (small layers gain most)
         activate_run(act, z, <Py_ssize_t> rows * cols)
     else:

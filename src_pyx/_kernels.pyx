@@ -19,6 +19,9 @@ from cython.parallel cimport prange
 from libc.math cimport isfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _activations cimport add_bias_activate, multiply_derivative, column_sums
 from _fmath cimport exp_nonpositive
@@ -203,6 +206,97 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
     with nogil:
         forward_pass(&plan.c, &params[0], &X[0, 0], <int> X.shape[0], &acts[0], True, threads)
+
+
+cdef class Predictor:
+    """Predictions for a few rows with every check done in C, for callers that predict one
+    row at a time (services, the drop-ins' predict_proba): one call costs about as much as
+    the products themselves.
+
+    predictor(X, out=None) gives the output activations for X, written into `out` when it is
+    given, if X is an ndarray the kernels take as it is (2-D, C-ordered, aligned, native byte
+    order, the network's dtype and width, 1 to max_rows rows, every entry finite) and `out`
+    (when given) is a writeable C-ordered ndarray of the network's dtype and shape
+    (rows, n_outputs). Otherwise it returns None and writes nothing: the caller then takes
+    the general path, which converts what it can and raises the documented errors.
+
+    The GIL stays held (a few rows take microseconds), so one workspace serves every thread.
+    """
+    cdef Plan plan
+    cdef object params          # keeps the parameter vector alive
+    cdef object workspace       # max_rows rows of every layer
+    cdef char* p_params
+    cdef char* p_acts
+    cdef int type_num, n_in, n_out, max_rows
+
+    def __cinit__(self, Plan plan, cnp.ndarray params, int max_rows):
+        if not (cnp.PyArray_ISCARRAY_RO(params) and cnp.PyArray_ISNOTSWAPPED(params)
+                and cnp.PyArray_NDIM(params) == 1 and params.shape[0] == plan.c.n_params
+                and cnp.PyArray_TYPE(params) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
+            raise ValueError("params must be a C-ordered float32 or float64 vector of the "
+                             "plan's size")
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1; got {max_rows}")
+        self.plan = plan
+        self.params = params
+        self.type_num = cnp.PyArray_TYPE(params)
+        self.n_in = plan.c.sizes[0]
+        self.n_out = plan.c.sizes[plan.c.n_layers]
+        self.max_rows = max_rows
+        self.workspace = cnp.PyArray_EMPTY(1, [max_rows * plan.c.n_units], self.type_num, 0)
+        self.p_params = <char*> cnp.PyArray_DATA(params)
+        self.p_acts = <char*> cnp.PyArray_DATA(<cnp.ndarray> self.workspace)
+
+    cdef bint fits(self, object array, int columns, bint writeable) noexcept:
+        """Whether `array` is an ndarray of our dtype, C-ordered and aligned (and writeable),
+        2-D with `columns` columns and 1 to max_rows rows."""
+        cdef cnp.ndarray a
+        if not cnp.PyArray_CheckExact(array):
+            return False
+        a = <cnp.ndarray> array
+        return (cnp.PyArray_NDIM(a) == 2 and cnp.PyArray_TYPE(a) == self.type_num
+                and cnp.PyArray_ISNOTSWAPPED(a)
+                and (cnp.PyArray_ISCARRAY(a) if writeable else cnp.PyArray_ISCARRAY_RO(a))
+                and a.shape[1] == columns and 0 < a.shape[0] <= self.max_rows)
+
+    def __call__(self, object X, object out=None):
+        cdef cnp.npy_intp dims[2]
+        cdef Py_ssize_t m, i, size
+        cdef char* x
+        cdef char* result
+        if not self.fits(X, self.n_in, False):
+            return None
+        m = (<cnp.ndarray> X).shape[0]
+        if out is not None and not (self.fits(out, self.n_out, True)
+                                    and (<cnp.ndarray> out).shape[0] == m):
+            return None
+        x = <char*> cnp.PyArray_DATA(<cnp.ndarray> X)
+        size = m * self.n_in
+        if self.type_num == cnp.NPY_FLOAT64:
+            for i in range(size):  # non-finite rows get the general path's error
+                if not isfinite((<double*> x)[i]):
+                    return None
+        else:
+            for i in range(size):
+                if not isfinite((<float*> x)[i]):
+                    return None
+        if out is None:
+            dims[0] = m
+            dims[1] = self.n_out
+            out = cnp.PyArray_EMPTY(2, dims, self.type_num, 0)
+        result = <char*> cnp.PyArray_DATA(<cnp.ndarray> out)
+        size = m * self.n_out
+        if self.type_num == cnp.NPY_FLOAT64:
+            forward_pass(&self.plan.c, <double*> self.p_params, <double*> x, <int> m,
+                         <double*> self.p_acts, True, 1)
+            memcpy(result, <double*> self.p_acts + m * self.plan.c.n_units - size,
+                   size * sizeof(double))
+        else:
+            forward_pass(&self.plan.c, <float*> self.p_params, <float*> x, <int> m,
+                         <float*> self.p_acts, True, 1)
+            memcpy(result, <float*> self.p_acts + m * self.plan.c.n_units - size,
+                   size * sizeof(float))
+        return out
 
 
 def loss(Plan plan, const floating[::1] params, const floating[:, ::1] X,

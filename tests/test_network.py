@@ -139,23 +139,6 @@ def test_repr_names_the_configuration():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_forward_fast_path_agrees_with_the_checked_path(backend, dtype):
-    """Ready ndarrays of up to FAST_ROWS rows go straight to the kernels; the answer is the
-    one the fully checked path gives (a list) and the NumPy reference."""
-    net = fnn.Network([5, 7, 3], output="softmax", loss="cross_entropy", dtype=dtype,
-                      backend=backend, seed=1)
-    reference = fnn.Network([5, 7, 3], output="softmax", loss="cross_entropy", dtype=dtype,
-                            backend="numpy", seed=1)
-    X = np.random.default_rng(0).standard_normal((70, 5)).astype(dtype)
-    for rows in (1, 8, 64, 65):
-        fast = net.forward(X[:rows])
-        np.testing.assert_array_equal(fast, net.forward(X[:rows].tolist()))
-        np.testing.assert_allclose(fast, reference.forward(X[:rows]),
-                                   rtol=1e-12 if dtype == "float64" else 1e-5)
-    np.testing.assert_array_equal(net.forward(np.asfortranarray(X[:4])), net.forward(X[:4]))
-
-
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_sparse_rows_match_dense_rows(backend, dtype):
     """A scipy.sparse X gives the dense X's outputs, loss and gradients (the first layer's
     product and weight gradient run over the stored entries only)."""

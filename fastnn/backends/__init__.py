@@ -6,7 +6,10 @@
 A backend is built for one Network and holds views of its parameters. Its methods trust
 their inputs: 2-D C-contiguous arrays of the network's dtype with the right widths.
 
-    forward(X, threads=None) -> output activations (a new array)
+    forward(X, threads=None, out=None) -> output activations (a new array, or written into
+        out: an ndarray of the output's shape and the network's dtype)
+    predict_few(X, out=None) -> forward(X) for a few rows that need no conversion or checks
+        in Python, or None when X (or out) is anything else (see _kernels.Predictor)
     cost(X, Y, weight_decay, sample_weight=None, params=None, threads=None) -> J
     backward(X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None) -> J,
         with dJ/dparams written into grad. With sample_weight (one weight per row, the
@@ -19,6 +22,8 @@ their inputs: 2-D C-contiguous arrays of the network's dtype with the right widt
 """
 
 BACKENDS = ("auto", "cython", "numpy")
+#: the most rows predict_few takes
+FEW_ROWS = 64
 
 
 def make_backend(name, network):

@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 
+from . import FEW_ROWS
 from .._dispatch import kernels
 from .._sparse import CSRRows
 from .._threads import kernel_threads
@@ -32,6 +33,7 @@ class CythonBackend:
             [s.start if s is not None else -1 for s in network._bias_slices],
             network.n_params)
         self.largest_layer = max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        self.predict_few = self.kernels.Predictor(self.plan, network.params, FEW_ROWS)
         self._local = threading.local()
 
     @property
@@ -66,7 +68,7 @@ class CythonBackend:
             start += m * n
         return views
 
-    def forward(self, X, threads=None):
+    def forward(self, X, threads=None, out=None):
         m = X.shape[0]
         acts = self._workspace(m)
         with self.threads(m, threads) as count:
@@ -76,7 +78,11 @@ class CythonBackend:
                 self.kernels.forward(self.plan, self.params, X, acts, count)
         n_out = self.sizes[-1]
         end = m * self.plan.n_units
-        return acts[end - m * n_out:end].reshape(m, n_out).copy()
+        output = acts[end - m * n_out:end].reshape(m, n_out)
+        if out is None:
+            return output.copy()
+        out[...] = output
+        return out
 
     def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None):
         m = X.shape[0]

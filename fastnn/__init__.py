@@ -15,7 +15,7 @@ _NAMES = {"Network": "network", "Backprop": "network",
           "ModelFileError": "io", "load": "io", "save": "io",
           "gradcheck": "gradient_check", "config": "runtime", "show_config": "runtime",
           "MLPClassifier": "sklearn", "MLPRegressor": "sklearn"}
-_MODULES = ("optim", "schedules")
+_MODULES = ("onnx", "optim", "schedules")
 
 __all__ = sorted([*_NAMES, *_MODULES, "__version__"])
 

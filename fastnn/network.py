@@ -222,6 +222,43 @@ class Network:
         clone.__setstate__(state)
         return clone
 
+    # -- other libraries ----------------------------------------------------------------
+
+    @classmethod
+    def from_sklearn(cls, estimator, backend="auto"):
+        """The network of a fitted scikit-learn (or fastnn) MLPClassifier/MLPRegressor, with
+        its weights: predict gives the estimator's output activations. See fastnn.interop.
+
+        >>> import numpy as np, fastnn as fnn
+        >>> from sklearn.neural_network import MLPRegressor
+        >>> X = np.random.default_rng(0).random((20, 3))
+        >>> reg = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs").fit(X, X.sum(axis=1))
+        >>> net = fnn.Network.from_sklearn(reg)
+        >>> bool(np.allclose(net.predict(X).ravel(), reg.predict(X), rtol=1e-12))
+        True
+        """
+        from .interop import from_sklearn
+        return from_sklearn(estimator, backend)
+
+    def to_sklearn(self, classes=None):
+        """scikit-learn's own fitted MLPClassifier (softmax or sigmoid output) or MLPRegressor
+        (identity or exp output) computing what this network does. See fastnn.interop."""
+        from .interop import to_sklearn
+        return to_sklearn(self, classes)
+
+    @classmethod
+    def from_torch(cls, sequential, loss=None, backend="auto"):
+        """The network of a torch.nn.Sequential of Linear layers and activations, with its
+        weights. See fastnn.interop."""
+        from .interop import from_torch
+        return from_torch(sequential, loss, backend)
+
+    def to_torch(self):
+        """A torch.nn.Sequential (Linear layers and activation modules) computing what this
+        network does. See fastnn.interop."""
+        from .interop import to_torch
+        return to_torch(self)
+
     # -- passes --------------------------------------------------------------------------
 
     def forward(self, X, batch_size="auto", threads=None, out=None):

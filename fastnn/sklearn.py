@@ -32,7 +32,10 @@ from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD,
 from .optim.quasi_newton import scipy_objective
 from .training import EpochRunner
 
+# scikit-learn's activation -> fastnn's; its out_activation_ -> fastnn's (output, loss)
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_OUTPUTS = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),
+            "identity": ("identity", "mse"), "exp": ("exp", "poisson")}
 _STOCHASTIC = ("sgd", "adam")
 _FULL_BATCH = ("lbfgs", "bfgs", "annealing")
 
@@ -140,10 +143,7 @@ class _BaseMLP(BaseEstimator):
     def _build_network(self, layers, dtype):
         if getattr(self, "out_activation_", None) is None:
             self.out_activation_ = self._output()
-        output, loss = {"softmax": ("softmax", "cross_entropy"),
-                        "logistic": ("sigmoid", "binary_cross_entropy"),
-                        "identity": ("identity", "mse"),
-                        "exp": ("exp", "poisson")}[self.out_activation_]
+        output, loss = _OUTPUTS[self.out_activation_]
         return _as_sklearn_loss(Network(layers, activation=_ACTIVATIONS[self.activation],
                                         output=output, loss=loss, dtype=dtype))
 

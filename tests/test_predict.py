@@ -147,3 +147,17 @@ def test_the_kernel_refuses_a_parameter_vector_that_is_not_the_plans():
         kernels.Predictor(net._backend.plan, np.zeros(net.n_params + 1), 64)
     with pytest.raises(ValueError, match="max_rows must be >= 1"):
         kernels.Predictor(net._backend.plan, net.params, 0)
+
+
+def test_wide_networks_take_fewer_rows_at_once_holding_the_gil():
+    """The few-row path does at most FEW_WORK multiply-adds per call: wider networks get
+    fewer rows, and the widest none (the general path releases the GIL)."""
+    from fastnn.backends import FEW_WORK
+
+    X = _rows("float32", m=64, n=512)
+    wide = fnn.Network([512, 2048, 10], dtype="float32", seed=0)  # ~1.07 M parameters
+    rows = FEW_WORK // wide.n_params
+    assert wide._predict_few(X[:rows]) is not None and wide._predict_few(X[:rows + 1]) is None
+    widest = fnn.Network([512, 8192, 10], dtype="float32", seed=0)
+    assert widest._predict_few(X[:1]) is None
+    np.testing.assert_allclose(widest.predict(X[:1]), widest.predict(X[:1].tolist()), rtol=1e-6)

@@ -22,8 +22,14 @@ their inputs: 2-D C-contiguous arrays of the network's dtype with the right widt
 """
 
 BACKENDS = ("auto", "cython", "numpy")
-#: the most rows predict_few takes
+#: the most rows predict_few takes, and the most multiply-adds it may do holding the GIL
 FEW_ROWS = 64
+FEW_WORK = 1 << 22
+
+
+def no_shortcut(X, out=None):
+    """predict_few of a backend (or network) without one: every input takes the general path."""
+    return None
 
 
 def make_backend(name, network):

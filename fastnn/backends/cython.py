@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 
-from . import FEW_ROWS
+from . import FEW_ROWS, FEW_WORK, no_shortcut
 from .._dispatch import kernels
 from .._sparse import CSRRows
 from .._threads import kernel_threads
@@ -33,7 +33,10 @@ class CythonBackend:
             [s.start if s is not None else -1 for s in network._bias_slices],
             network.n_params)
         self.largest_layer = max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        self.predict_few = self.kernels.Predictor(self.plan, network.params, FEW_ROWS)
+        # a few rows with the GIL held, as long as that stays well under a millisecond
+        rows = min(FEW_ROWS, FEW_WORK // network.n_params)
+        self.predict_few = (self.kernels.Predictor(self.plan, network.params, rows) if rows
+                            else no_shortcut)
         self._local = threading.local()
 
     @property

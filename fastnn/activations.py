@@ -20,6 +20,13 @@ src_pyx/_activations.pxd; the tests iterate the registries.
 import numpy as np
 from scipy.special import expit
 
+__all__ = ["identity", "sigmoid", "tanh", "relu", "softmax", "exp", "ACTIVATIONS", "DERIVATIVES",
+           "HIDDEN_ACTIVATIONS"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 def identity(z):
     return z

@@ -27,6 +27,13 @@ from .io import (MALFORMED, ModelFileError, _model_header, _network_from, _read,
 from .optim import FirstOrder, SklearnAdam, SklearnSGD
 from .optim import OPTIMIZERS as _NAMED
 
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
+
 _RULES = {cls.__name__: cls for cls in list(_NAMED.values()) + [SklearnSGD, SklearnAdam]
           if issubclass(cls, FirstOrder)}
 _SCHEDULES = {cls.__name__: cls for cls in _schedules.SCHEDULES.values()}

@@ -15,6 +15,13 @@ class CommandError(Exception):
     """A problem the user can fix: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the usage block is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -52,7 +59,10 @@ def build_parser():
     from .network import DTYPES
     from .optim import OPTIMIZERS
 
-    parser = argparse.ArgumentParser(prog="fastnn", description="Fast multilayer perceptrons on the CPU.")
+    from . import __version__
+
+    parser = _Parser(prog="fastnn", description="Fast multilayer perceptrons on the CPU.")
+    parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(

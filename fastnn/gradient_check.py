@@ -3,6 +3,12 @@ import numpy as np
 
 from ._validation import as_nonnegative, as_pair
 
+__all__ = ["gradcheck"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 def gradcheck(net, X, Y, weight_decay=0.0, eps=1e-6, max_params=1000, seed=0):
     """Max relative error between net's gradient and central finite differences of J.

@@ -1,6 +1,12 @@
 """What a training run reports: History, and the exceptions that stop or end training."""
 import numpy as np
 
+__all__ = ["History", "StopTraining", "TrainingDiverged"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 class StopTraining(Exception):
     """Raise in a callback to stop Network.fit after the current epoch."""

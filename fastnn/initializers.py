@@ -17,6 +17,12 @@ import numbers
 
 import numpy as np
 
+__all__ = ["glorot_uniform", "he_normal", "normal", "uniform", "INITIALIZERS"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 def glorot_uniform(rng, n_in, n_out, bias):
     limit = np.sqrt(6.0 / (n_in + n_out))

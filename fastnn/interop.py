@@ -10,6 +10,13 @@ import numpy as np
 
 from .network import Network
 
+__all__ = ["from_sklearn", "to_sklearn", "from_torch", "to_torch", "TORCH_MODULES"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
+
 # fastnn activation -> the torch.nn module class that computes it (and its arguments)
 TORCH_MODULES = {"relu": ("ReLU", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
                  "softmax": ("Softmax", {"dim": -1})}

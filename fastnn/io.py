@@ -15,6 +15,13 @@ import numpy as np
 from . import _archive
 from ._files import write_atomically
 
+__all__ = ["ModelFileError", "save", "load"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
+
 FORMAT = "fastnn-model"
 FORMAT_VERSION = 1
 

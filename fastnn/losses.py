@@ -22,6 +22,12 @@ import numpy as np
 
 from .activations import ACTIVATIONS, DERIVATIVES
 
+__all__ = ["mse", "cross_entropy", "binary_cross_entropy", "poisson", "LOSSES", "LOSS_OUTPUTS"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 def _log_softmax(z):
     shifted = z - z.max(axis=1, keepdims=True)

@@ -11,6 +11,13 @@ from .backends import BACKENDS, make_backend
 from .initializers import INITIALIZERS, as_rng
 from .losses import LOSS_OUTPUTS, LOSSES
 
+__all__ = ["Network", "Backprop", "DTYPES"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
+
 DTYPES = ("float32", "float64")
 # predict's automatic batch: at most this many activations (all layers) per batch
 AUTO_BATCH_ENTRIES = 1 << 22

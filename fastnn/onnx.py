@@ -18,6 +18,13 @@ import numpy as np
 
 from ._files import write_atomically
 
+__all__ = ["export", "OPSET", "ACTIVATION_NODES"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
+
 #: the ONNX operator set the graphs use (ONNX Runtime has run it since 1.12)
 OPSET = 17
 

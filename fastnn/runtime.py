@@ -9,6 +9,12 @@ import platform
 
 import numpy as np
 
+__all__ = ["config", "show_config"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 def cpu_model():
     """The processor's model name (from /proc/cpuinfo on Linux)."""

@@ -20,6 +20,13 @@ import math
 
 from .optim.base import check_count, check_real
 
+__all__ = ["Schedule", "StepLR", "ExponentialLR", "InverseScaling", "CosineAnnealingLR",
+           "ReduceLROnPlateau", "SCHEDULES"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
 
 class Schedule:
     """Base: `lr(epoch, lr0, n_samples)` for the epoch about to run."""

@@ -32,6 +32,13 @@ from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD,
 from .optim.quasi_newton import scipy_objective
 from .training import EpochRunner
 
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+
+def __dir__():  # tab completion shows the public names only
+    return __all__
+
+
 # scikit-learn's activation -> fastnn's; its out_activation_ -> fastnn's (output, loss)
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 _OUTPUTS = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),

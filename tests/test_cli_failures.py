@@ -104,3 +104,26 @@ def test_an_interrupted_training_saves_its_best_weights_and_exits_130(tmp_path):
     assert child.returncode == 130, stderr
     assert "Traceback" not in stderr and "model written to" in stdout
     assert fnn.load(tmp_path / "model.npz").n_params > 0
+
+
+def test_version():
+    import fastnn
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"fastnn {fastnn.__version__}"
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "fastnn: error: the following arguments are required: command"),
+    (("fly",), "fastnn: error: argument command: invalid choice: 'fly'"),
+    (("train", "--epochs", "x"), "fastnn train: error: argument --epochs: must be a positive integer"),
+    (("train", "--optimizer", "magic"), "fastnn train: error: argument --optimizer: invalid choice"),
+    (("predict",), "fastnn predict: error: the following arguments are required: model, data"),
+    (("bench", "--cores", "0"), "fastnn bench: error: argument --cores"),
+])
+def test_usage_errors_are_one_line_with_a_hint(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+    assert lines[0].endswith(f"(see: {message.split(': error')[0]} --help)")

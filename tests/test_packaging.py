@@ -156,3 +156,20 @@ def test_readme_quick_start_runs_as_shown():
     np.testing.assert_array_equal(first["net"].predict(first["X"]).round().ravel(), [0, 1, 1, 0])
     drop_in = next(namespace for namespace in namespaces if "clf" in namespace)
     assert drop_in["clf"].score(drop_in["X"] / 16, drop_in["y"]) > 0.95
+
+
+PUBLIC_MODULES = ["activations", "checkpoint", "gradient_check", "history", "initializers",
+                  "interop", "io", "losses", "network", "onnx", "optim", "runtime", "schedules",
+                  "sklearn"]
+
+
+def test_dir_shows_the_public_names():
+    names = dir(fnn)
+    for name in ("MLPClassifier", "MLPRegressor", "Network", "onnx", "optim", "schedules"):
+        assert name in names
+    for module in PUBLIC_MODULES:
+        module = importlib.import_module(f"fastnn.{module}")
+        assert all(hasattr(module, name) for name in module.__all__), module.__name__
+        if module.__name__ != "fastnn.optim":  # a package: its submodules show too
+            assert sorted(dir(module)) == sorted(module.__all__), module.__name__
+    assert "check_count" not in dir(fnn.schedules) and "math" not in dir(fnn.schedules)

@@ -173,3 +173,17 @@ def test_dir_shows_the_public_names():
         if module.__name__ != "fastnn.optim":  # a package: its submodules show too
             assert sorted(dir(module)) == sorted(module.__all__), module.__name__
     assert "check_count" not in dir(fnn.schedules) and "math" not in dir(fnn.schedules)
+
+
+def test_nothing_sends_users_to_the_other_fastnn_on_the_package_index():
+    """'fastnn' on the package index is another project: installs name this checkout."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("*.md"), *root.glob("docs/*.md"), *root.glob("fastnn/**/*.py")]
+    if not any(path.suffix == ".md" for path in files):
+        pytest.skip("the docs are not beside the tests (installed without the source tree)")
+    offending = [f"{path.name}: {match.group(0)}" for path in files
+                 for match in re.finditer(r"pip install\s+['\"]?fastnn\b[^\s'\"]*", path.read_text())]
+    assert offending == []
+    assert re.search(r'^name = "fastnn-mlp"', (root / "pyproject.toml").read_text(), re.M)

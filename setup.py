@@ -14,6 +14,7 @@ Environment switches (read at build time):
                     not for speed
   FASTNN_ANNOTATE=1 write `cython -a` HTML next to the generated C in build/
 """
+import hashlib
 import os
 import platform
 import subprocess
@@ -77,15 +78,52 @@ directives = {
     "embedsignature": True,
 }
 
+def _digest():
+    """What the generated C depends on, by content: our .pyx/.pxd files, the Cython, NumPy and
+    scipy versions (their .pxd files) and the directives. pip builds in a fresh environment each
+    time, whose .pxd files are always newer than our C, so timestamps would regenerate (and
+    recompile) everything on every install."""
+    import Cython
+    import scipy
+
+    digest = hashlib.sha256()
+    for path in sorted(Path("src_pyx").glob("*.p*")):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(repr((Cython.__version__, numpy.__version__, scipy.__version__,
+                        sorted(directives.items()))).encode())
+    return digest.hexdigest()
+
+
+def _mode_marker():
+    """A file rewritten whenever the build mode (debug or not, the variants) changes: every
+    extension depends on it, so switching modes recompiles, and nothing else does."""
+    marker = Path("build", "kernels-mode.txt")
+    mode = repr((debug, sorted(_variants().items())))
+    if not marker.exists() or marker.read_text() != mode:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(mode)
+    return str(marker)
+
+
 extensions = []
+inputs, marker = _digest(), _mode_marker()
 for suffix, (variant, march) in _variants().items():
     # one folder per variant and mode: each variant is its own module, and switching
     # FASTNN_DEBUG regenerates the C code
-    (extension,) = cythonize([Extension(f"fastnn._kernels_{suffix}", ["src_pyx/_kernels.pyx"])],
-                             compiler_directives=directives, include_path=["src_pyx"],
-                             build_dir=f"build/cython{'-debug' if debug else ''}/{suffix}",
-                             annotate=_flag("FASTNN_ANNOTATE"), quiet=True)
+    build_dir = Path(f"build/cython{'-debug' if debug else ''}/{suffix}")
+    generated, stamp = build_dir / "src_pyx" / "_kernels.c", build_dir / "inputs.sha256"
+    name = f"fastnn._kernels_{suffix}"
+    if generated.exists() and stamp.exists() and stamp.read_text() == inputs \
+            and not _flag("FASTNN_ANNOTATE"):
+        extension = Extension(name, [str(generated)])  # the C is current: no Cython run
+    else:
+        (extension,) = cythonize([Extension(name, ["src_pyx/_kernels.pyx"])], force=True,
+                                 compiler_directives=directives, include_path=["src_pyx"],
+                                 build_dir=str(build_dir), annotate=_flag("FASTNN_ANNOTATE"),
+                                 quiet=True)
+        stamp.write_text(inputs)
     # set after cythonize, which merges the options of extensions built from the same file
+    extension.depends = [marker]
     extension.extra_compile_args = compile_args + march + openmp
     extension.extra_link_args = list(openmp)
     # link libm by name, so exp & co. bind to the current versions (an unversioned reference

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .checkpoint import _state_from_json, _to_json
+from .checkpoint import _state_from_json, _to_json, optimizer_from, optimizer_part
 from .io import ModelFileError, _model_header, _write_atomically, check_finite
 
 #: fitted attribute -> the JSON types it may take
@@ -21,7 +21,6 @@ _FITTED = {"n_iter_": (int,), "t_": (int,), "n_outputs_": (int,), "n_layers_": (
            "loss_curve_": (list,), "best_loss_": (numbers.Real, type(None)),
            "_no_improvement_count": (int,), "validation_scores_": (list, type(None)),
            "best_validation_score_": (numbers.Real, type(None))}
-_OUTPUTS = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity", "exp": "exp"}
 _LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
 
 
@@ -44,9 +43,9 @@ def _random_state_to_json(random_state):
     raise ValueError(f"random_state {random_state!r} cannot be saved")
 
 
-def estimator_header(estimator):
-    """The model header of a fitted drop-in, with its "estimator" part."""
-    net = estimator._network()
+def _header_and_buffers(estimator, net):
+    """The model header of a fitted drop-in, with its "estimator" part, and its optimizer's
+    buffers (empty without an optimizer)."""
     params = estimator.get_params(deep=False)
     sizes = params["hidden_layer_sizes"]
     params["hidden_layer_sizes"] = [int(s) for s in sizes] if hasattr(sizes, "__iter__") else int(sizes)
@@ -55,18 +54,17 @@ def estimator_header(estimator):
     fitted = {name: getattr(estimator, name) for name in _FITTED if hasattr(estimator, name)}
     fitted = {k: ([float(x) for x in v] if isinstance(v, list) else
                   v.item() if isinstance(v, np.generic) else v) for k, v in fitted.items()}
-    optimizer = getattr(estimator, "_optimizer", None)
     part = {"class": type(estimator).__name__, "params": params, "fitted": fitted,
             "feature_names_in": (None if not hasattr(estimator, "feature_names_in_")
                                  else [str(name) for name in estimator.feature_names_in_]),
-            "classes": None, "label_type": None,
-            "optimizer": None if optimizer is None else {
-                "class": type(optimizer).__name__, "hyper": optimizer.hyper_parameters(),
-                "t": int(optimizer.t), "epochs": int(optimizer.epochs)}}
+            "classes": None, "label_type": None, "optimizer": None}
     if hasattr(estimator, "_label_binarizer"):
         part["classes"] = _classes_to_json(estimator.classes_)
         part["label_type"] = estimator._label_binarizer.y_type_
-    return {**_model_header(net), "estimator": part}
+    buffers = np.zeros((3, 0), net.dtype)
+    if getattr(estimator, "_optimizer", None) is not None:
+        part["optimizer"], buffers = optimizer_part(estimator._optimizer, net.dtype)
+    return {**_model_header(net), "estimator": part}, buffers
 
 
 def save_estimator(estimator, path):
@@ -76,11 +74,9 @@ def save_estimator(estimator, path):
     check_is_fitted(estimator)
     net = estimator._network()
     check_finite(net.params, path)
-    header = json.dumps(estimator_header(estimator))
-    optimizer = getattr(estimator, "_optimizer", None)
-    buffers = (np.zeros((3, 0), net.dtype) if optimizer is None or optimizer.state is None
-               else optimizer.state)
-    _write_atomically(path, header=np.array(header), params=net.params, optimizer_buffers=buffers)
+    header, buffers = _header_and_buffers(estimator, net)
+    _write_atomically(path, header=np.array(json.dumps(header)), params=net.params,
+                      optimizer_buffers=buffers)
 
 
 def _fail(path, what):
@@ -109,8 +105,7 @@ def estimator_from(path, header, net, buffers):
     (already built from the checked parameters)."""
     from sklearn.preprocessing import LabelBinarizer
 
-    from .checkpoint import _RULES
-    from .sklearn import _ACTIVATIONS, MLPClassifier, MLPRegressor, _as_sklearn_loss
+    from .sklearn import _ACTIVATIONS, _OUTPUTS, MLPClassifier, MLPRegressor, _as_sklearn_loss
 
     part = header["estimator"]
     if not isinstance(part, dict):
@@ -146,7 +141,7 @@ def estimator_from(path, header, net, buffers):
     hidden = estimator._hidden_sizes()
     if (list(net.layers) != [fitted["n_features_in_"], *hidden, fitted["n_outputs_"]]
             or fitted["n_layers_"] != len(net.layers)
-            or _OUTPUTS.get(fitted["out_activation_"]) != net.output
+            or _OUTPUTS.get(fitted["out_activation_"], (None,))[0] != net.output
             or net.hidden_activations != [_ACTIVATIONS[estimator.activation]] * len(hidden)):
         _fail(path, "the estimator's shape, activations or output do not match its network")
     for name, value in fitted.items():
@@ -171,21 +166,6 @@ def estimator_from(path, header, net, buffers):
     estimator._optimizer = None
     saved = part.get("optimizer")
     if saved is not None:
-        rule = _RULES.get(saved.get("class")) if isinstance(saved, dict) else None
-        if rule is None or saved["class"] not in ("SklearnSGD", "SklearnAdam") \
-                or not isinstance(saved.get("hyper"), dict):
-            _fail(path, "optimizer")
-        counts = (saved.get("t"), saved.get("epochs"))
-        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
-            _fail(path, "optimizer step counts")
-        if buffers.size and not np.isfinite(buffers).all():
-            _fail(path, "the optimizer state contains NaN or infinity")
-        try:
-            optimizer = rule(**saved["hyper"])
-        except (TypeError, ValueError) as exc:
-            _fail(path, f"optimizer: {exc}")
-        optimizer.load_state_dict({"hyper": saved["hyper"], "state": {
-            "t": counts[0], "epochs": counts[1], "validation": None,
-            "buffers": buffers if buffers.size else None}})
-        estimator._optimizer = optimizer
+        estimator._optimizer = optimizer_from(path, saved, buffers, "estimator file",
+                                              classes=("SklearnSGD", "SklearnAdam"))
     return estimator

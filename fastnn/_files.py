@@ -91,10 +91,7 @@ def _terminate_by_exception():
 
     signal.signal(signal.SIGTERM, handler)
     try:
-        yield guard
-    except _Terminated:
-        guard.pending = True
-        raise
+        yield guard  # a _Terminated from the handler or arm() has set guard.pending already
     finally:
         signal.signal(signal.SIGTERM, previous)
         if guard.pending:  # end as SIGTERM would have

@@ -143,14 +143,9 @@ def save_checkpoint(path, network, optimizer, history=None, rng=None, lr_schedul
     if lr_schedule is not None and type(lr_schedule).__name__ not in _SCHEDULES:
         raise ValueError(f"checkpoints hold fastnn.schedules schedules; got {lr_schedule!r}")
     check_finite(network.params, path)
-    state = optimizer.state_dict()
-    buffers = state["state"]["buffers"]
-    validation = state["state"].get("validation")
-    header = {"model": _model_header(network),
-              "optimizer": {"class": type(optimizer).__name__, "hyper": state["hyper"],
-                            "t": state["state"]["t"], "epochs": state["state"].get("epochs", 0),
-                            "validation": None if validation is None else
-                            {"fraction": validation["fraction"], "n": validation["n"]}},
+    part, buffers = optimizer_part(optimizer, network.dtype)
+    validation = optimizer.state_dict()["state"].get("validation")
+    header = {"model": _model_header(network), "optimizer": part,
               "history": history.to_dict() if history is not None else None,
               "rng": _to_json(rng.bit_generator.state) if rng is not None else None,
               "schedule": None if lr_schedule is None else
@@ -158,8 +153,42 @@ def save_checkpoint(path, network, optimizer, history=None, rng=None, lr_schedul
                "state": lr_schedule.state_dict()}}
     rows = np.zeros(0, np.int64) if validation is None else np.asarray(validation["rows"], np.int64)
     _write_atomically(path, header=np.array(json.dumps(header)), params=network.params,
-                      buffers=np.zeros((3, 0), network.dtype) if buffers is None else buffers,
-                      validation=rows)
+                      buffers=buffers, validation=rows)
+
+
+def optimizer_part(optimizer, dtype):
+    """A first-order optimizer as a file keeps it: the JSON part (class, hyper-parameters,
+    step and epoch counts, the validation split's size) and the buffers array beside it."""
+    state = optimizer.state_dict()
+    buffers, validation = state["state"]["buffers"], state["state"].get("validation")
+    part = {"class": type(optimizer).__name__, "hyper": state["hyper"], "t": state["state"]["t"],
+            "epochs": state["state"].get("epochs", 0),
+            "validation": None if validation is None else
+            {"fraction": validation["fraction"], "n": validation["n"]}}
+    return part, np.zeros((3, 0), dtype) if buffers is None else buffers
+
+
+def optimizer_from(path, part, buffers, what, validation=None, classes=None):
+    """The optimizer a file's part and buffers describe (with the validation split given),
+    or ModelFileError naming the file as a `what`. `classes` limits the allowed classes."""
+    name = part.get("class") if isinstance(part, dict) else None
+    if name not in _RULES or (classes is not None and name not in classes) \
+            or not isinstance(part.get("hyper"), dict):
+        raise ModelFileError(f"{path}: not a sound fastnn {what} (optimizer {name!r:.40})")
+    t, epochs = part.get("t"), part.get("epochs", 0)
+    for count_name, count in (("step count", t), ("epoch count", epochs)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ModelFileError(f"{path}: optimizer {count_name} {count!r:.40} is not a count")
+    try:
+        optimizer = _RULES[name](**part["hyper"])
+        optimizer.load_state_dict({"hyper": part["hyper"],
+                                   "state": {"t": t, "epochs": epochs, "validation": validation,
+                                             "buffers": buffers if buffers.size else None}})
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a sound fastnn {what} (optimizer: {exc})") from None
+    if optimizer.state is not None and not np.isfinite(optimizer.state).all():
+        raise ModelFileError(f"{path}: the optimizer state contains NaN or infinity")
+    return optimizer
 
 
 def _shapes(path, header):
@@ -190,26 +219,14 @@ def load_checkpoint(path, backend="auto"):
     try:
         opt = header["optimizer"]
         network = _network_from(path, header["model"], arrays["params"], backend)
-        if opt.get("class") not in _RULES:
-            raise ModelFileError(f"{path}: not a sound fastnn checkpoint (optimizer "
-                                 f"{opt.get('class')!r:.40})")
-        optimizer = _RULES[opt["class"]](**opt["hyper"])
-        t, epochs = opt["t"], opt.get("epochs", 0)
-        for name, count in (("step count", t), ("epoch count", epochs)):
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise ModelFileError(f"{path}: optimizer {name} {count!r} is not a count")
-        buffers, rows = arrays["buffers"], arrays.get("validation", np.zeros(0, np.int64))
+        rows = arrays.get("validation", np.zeros(0, np.int64))
         validation = None
         if opt.get("validation") is not None:
             n = opt["validation"]["n"]
             if rows.size and (rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size):
                 raise ModelFileError(f"{path}: the validation rows are not distinct rows of {n}")
             validation = {"fraction": float(opt["validation"]["fraction"]), "n": n, "rows": rows}
-        optimizer.load_state_dict({"hyper": opt["hyper"],
-                                   "state": {"t": t, "epochs": epochs, "validation": validation,
-                                             "buffers": buffers if buffers.size else None}})
-        if optimizer.state is not None and not np.isfinite(optimizer.state).all():
-            raise ModelFileError(f"{path}: the optimizer state contains NaN or infinity")
+        optimizer = optimizer_from(path, opt, arrays["buffers"], "checkpoint", validation)
         history = _history_from(path, header["history"])
         rng = _generator_from(path, header["rng"])
         schedule = _schedule_from(path, header.get("schedule"))

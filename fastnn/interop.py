@@ -43,15 +43,11 @@ def from_sklearn(estimator, backend="auto"):
         raise TypeError(f"from_sklearn takes a fitted MLPClassifier or MLPRegressor; got "
                         f"{type(estimator).__name__}")
     check_is_fitted(estimator)
-    coefs, intercepts = list(estimator.coefs_), list(estimator.intercepts_)
-    layers = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
-    dtype = np.float32 if all(W.dtype == np.float32 for W in coefs) else np.float64
-    output, loss = drop_ins._OUTPUTS[estimator.out_activation_]
-    net = Network(layers, activation=drop_ins._ACTIVATIONS[estimator.activation], output=output,
-                  loss=loss, dtype=dtype, backend=backend)
-    for view, value in zip(net.weights + net.biases, coefs + intercepts):
-        view[...] = value
-    return net
+    return drop_ins._network_with(
+        estimator.coefs_, estimator.intercepts_, None,
+        lambda layers, dtype: drop_ins._plain_network(estimator.activation,
+                                                     estimator.out_activation_, layers, dtype,
+                                                     backend))
 
 
 def to_sklearn(net, classes=None):

@@ -303,7 +303,7 @@ class Network:
             return self._forward_dask(X, batch_size)
         if is_sparse(X):  # scipy.sparse rows: products over the stored entries, never densified
             X = CSRRows(X, self.dtype, self.n_inputs)
-        else:
+        elif not isinstance(X, CSRRows):  # (CSRRows: sparse rows fastnn has checked already)
             X = as_matrix(X, "X", self.dtype, self.n_inputs)
         if batch_size is not None and batch_size != "auto":
             batch_size = _check_batch_size(batch_size)

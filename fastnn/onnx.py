@@ -68,14 +68,11 @@ def export(model, path, dtype=None, opset=OPSET):
     from onnx import TensorProto, helper, numpy_helper
 
     net, kind = _network_of(model)
-    dtype = np.dtype(net.dtype if dtype is None else dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64; got {dtype}")
     if not np.isfinite(net.params).all():
         raise ValueError("the model's parameters are not all finite: nothing to export")
-    largest = float(np.abs(net.params).max(initial=0.0))
-    if largest > float(np.finfo(dtype).max):
-        raise ValueError(f"the weights reach {largest:.3g}, beyond what {dtype.name} holds")
+    if dtype is not None:  # copy checks the dtype and that the weights fit in it
+        net = net.copy(dtype=dtype)
+    dtype = net.dtype
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
 
     nodes, initializers = [], []
@@ -83,12 +80,12 @@ def export(model, path, dtype=None, opset=OPSET):
     a = "X"
     biases = net.biases if net.bias else [None] * len(net.weights)
     for l, (W, b, f) in enumerate(zip(net.weights, biases, activations)):
-        initializers.append(numpy_helper.from_array(W.astype(dtype), f"W{l}"))
+        initializers.append(numpy_helper.from_array(W, f"W{l}"))
         z = f"z{l}"
         if b is None:
             nodes.append(helper.make_node("MatMul", [a, f"W{l}"], [z]))
         else:
-            initializers.append(numpy_helper.from_array(b.astype(dtype), f"b{l}"))
+            initializers.append(numpy_helper.from_array(b, f"b{l}"))
             nodes.append(helper.make_node("Gemm", [a, f"W{l}", f"b{l}"], [z]))
         a = f"a{l}"
         if f not in ACTIVATION_NODES:

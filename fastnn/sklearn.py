@@ -61,6 +61,36 @@ def _as_sklearn_loss(net):
     return net
 
 
+def _plain_network(activation, out_activation, layers, dtype, backend="auto"):
+    """A Network with scikit-learn's activation names (fastnn's own loss scaling)."""
+    output, loss = _OUTPUTS[out_activation]
+    return Network(layers, activation=_ACTIVATIONS[activation], output=output, loss=loss,
+                   dtype=dtype, backend=backend)
+
+
+def _network_with(coefs, intercepts, net, build):
+    """`net` holding scikit-learn's lists coefs/intercepts, or build(layers, dtype) when `net`
+    is None or its layers differ; the lists are checked to be matching layers."""
+    coefs = [_floats(c) for c in coefs]
+    intercepts = [_floats(b).reshape(-1) for b in intercepts]
+    layers = [coefs[0].shape[0]] + [c.shape[-1] for c in coefs] if coefs else []
+    if (len(coefs) < 1 or len(intercepts) != len(coefs) or any(c.ndim != 2 for c in coefs)
+            or any(c.shape != (n_in, n_out) for c, n_in, n_out
+                   in zip(coefs, layers[:-1], layers[1:]))
+            or any(b.shape != (n,) for b, n in zip(intercepts, layers[1:]))):
+        raise ValueError(
+            "coefs_ and intercepts_ must be lists of matching layers: W[l] of shape "
+            "(n_in, n_out) and b[l] of shape (n_out,); got coefs_ shapes "
+            f"{[np.shape(c) for c in coefs]} and intercepts_ shapes "
+            f"{[np.shape(b) for b in intercepts]}")
+    if net is None or list(net.layers) != layers:
+        net = build(layers, np.float32 if all(c.dtype == np.float32 for c in coefs)
+                    else np.float64)
+    for view, value in zip(net.weights + net.biases, coefs + intercepts):
+        view[...] = value
+    return net
+
+
 def _floats(values):
     values = np.asarray(values)
     return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
@@ -119,25 +149,9 @@ class _BaseMLP(BaseEstimator):
         """The network, holding any coefs_/intercepts_ assigned since it last ran."""
         net = self.__dict__.get("_net")
         coefs, intercepts = self.__dict__.get("coefs_"), self.__dict__.get("intercepts_")
-        if net is not None and _are_views(coefs, net.weights) and _are_views(intercepts, net.biases):
+        if net is not None and _are_views(coefs, net._weights) and _are_views(intercepts, net._biases):
             return net
-        coefs = [_floats(c) for c in coefs]
-        intercepts = [_floats(b).reshape(-1) for b in intercepts]
-        layers = [coefs[0].shape[0]] + [c.shape[-1] for c in coefs] if coefs else []
-        if (len(coefs) < 1 or len(intercepts) != len(coefs) or any(c.ndim != 2 for c in coefs)
-                or any(c.shape != (n_in, n_out) for c, n_in, n_out
-                       in zip(coefs, layers[:-1], layers[1:]))
-                or any(b.shape != (n,) for b, n in zip(intercepts, layers[1:]))):
-            raise ValueError(
-                "coefs_ and intercepts_ must be lists of matching layers: W[l] of shape "
-                "(n_in, n_out) and b[l] of shape (n_out,); got coefs_ shapes "
-                f"{[np.shape(c) for c in coefs]} and intercepts_ shapes "
-                f"{[np.shape(b) for b in intercepts]}")
-        if net is None or list(net.layers) != layers:
-            dtype = np.float32 if all(c.dtype == np.float32 for c in coefs) else np.float64
-            net = self._build_network(layers, dtype)
-        for view, value in zip(net.weights + net.biases, coefs + intercepts):
-            view[...] = value
+        net = _network_with(coefs, intercepts, net, self._build_network)
         self._adopt(net)
         return net
 
@@ -150,9 +164,8 @@ class _BaseMLP(BaseEstimator):
     def _build_network(self, layers, dtype):
         if getattr(self, "out_activation_", None) is None:
             self.out_activation_ = self._output()
-        output, loss = _OUTPUTS[self.out_activation_]
-        return _as_sklearn_loss(Network(layers, activation=_ACTIVATIONS[self.activation],
-                                        output=output, loss=loss, dtype=dtype))
+        return _as_sklearn_loss(_plain_network(self.activation, self.out_activation_, layers,
+                                              dtype))
 
     def save(self, path):
         """Write the fitted estimator to `path` (.npz) atomically, without pickle: the
@@ -331,7 +344,9 @@ class _BaseMLP(BaseEstimator):
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-        return (_as_rows(X_train, self._net), np.ascontiguousarray(Y_train), X_val, Y_val,
+        # both parts converted once (the validation rows are scored every epoch)
+        return (_as_rows(X_train, self._net), np.ascontiguousarray(Y_train),
+                _as_rows(X_val, self._net), Y_val,
                 None if w_train is None else np.ascontiguousarray(w_train), w_val)
 
     def _batch_size(self, n):
@@ -436,7 +451,7 @@ class _BaseMLP(BaseEstimator):
         """Any other fastnn.optim solver, through Network.fit (one epoch for partial_fit;
         sparse X densified there)."""
         if isinstance(X, CSRRows):
-            X = np.ascontiguousarray(X.matrix.toarray())
+            X = X.matrix.toarray()
         optimizer = get_optimizer(self.solver)
         if isinstance(optimizer, FirstOrder):
             optimizer.lr = self.learning_rate_init

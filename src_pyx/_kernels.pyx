@@ -393,11 +393,11 @@ def backward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_
     return J
 
 
-cdef inline Py_ssize_t gather_csr_rows(const Py_ssize_t* x_ptr, const int* x_idx,
-                                       const floating* x_val, const floating* Y,
-                                       const Py_ssize_t* rows, int m, Py_ssize_t n_out,
-                                       Py_ssize_t* batch_ptr, int* batch_idx,
-                                       floating* batch_val, floating* Y_batch) noexcept nogil:
+cdef inline void gather_csr_rows(const Py_ssize_t* x_ptr, const int* x_idx,
+                                 const floating* x_val, const floating* Y,
+                                 const Py_ssize_t* rows, int m, Py_ssize_t n_out,
+                                 Py_ssize_t* batch_ptr, int* batch_idx, floating* batch_val,
+                                 floating* Y_batch) noexcept nogil:
     """The CSR rows `rows` of X, packed into batch_ptr/idx/val, and Y's rows into Y_batch."""
     cdef int r
     cdef Py_ssize_t start, count, k = 0
@@ -410,7 +410,6 @@ cdef inline Py_ssize_t gather_csr_rows(const Py_ssize_t* x_ptr, const int* x_idx
         k += count
         batch_ptr[r + 1] = k
         memcpy(Y_batch + r * n_out, Y + rows[r] * n_out, n_out * sizeof(floating))
-    return k
 
 
 # -- optimizer steps ----------------------------------------------------------------------------

@@ -20,6 +20,13 @@ def rtol_for(dtype):
     return 1e-12 if np.dtype(dtype) == np.float64 else 2e-5
 
 
+def assert_close_to_scale(actual, expected, tol):
+    """Agreement to `tol` relative to each entry, or to the array's largest magnitude for
+    entries that are sums cancelling to near zero (another library adds in another order,
+    which float32 shows there)."""
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
 def random_problem(rng, layers, loss, n_samples):
     """Inputs and targets that suit `loss` (one-hot rows for cross_entropy, {0, 1} for binary)."""
     X = rng.standard_normal((n_samples, layers[0]))

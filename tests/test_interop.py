@@ -8,6 +8,7 @@ from sklearn.neural_network import MLPClassifier as SkClassifier
 from sklearn.neural_network import MLPRegressor as SkRegressor
 
 import fastnn as fnn
+from conftest import assert_close_to_scale
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +19,7 @@ def data():
 
 
 def _close(actual, expected, dtype):
-    """1e-6 (float32) or 1e-12 (float64) relative to each entry, or to the array's scale for
-    sums that cancel to near zero (the two libraries add in different orders)."""
-    tol = 1e-6 if np.dtype(dtype) == np.float32 else 1e-12
-    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    assert_close_to_scale(actual, expected, 1e-6 if np.dtype(dtype) == np.float32 else 1e-12)
 
 
 def _fit(model, X, y):
@@ -98,12 +96,19 @@ def test_to_sklearn_then_a_warm_started_fit_goes_on_from_the_weights(data):
                       seed=0)
     model = net.to_sklearn()
     before = model.score(X, y)
-    model.set_params(warm_start=True, max_iter=50, random_state=0)
+    settings = dict(warm_start=True, max_iter=50, random_state=0, n_iter_no_change=1000)
+    model.set_params(**settings)
     _fit(model, X, y)
     assert model.n_iter_ == 50 and model.score(X, y) > before
-    # the same 50 epochs from the same weights in scikit-learn's usual way
-    reference = net.to_sklearn().set_params(warm_start=True, max_iter=50, random_state=0)
-    np.testing.assert_array_equal(_fit(reference, X, y).coefs_[0], model.coefs_[0])
+    # the oracle: scikit-learn's own estimator, initialized by its own fit, then given the
+    # network's weights by hand and warm-started the same way
+    reference = _fit(SkClassifier(hidden_layer_sizes=(8,), **{**settings, "max_iter": 1}), X, y)
+    reference.coefs_ = [W.copy() for W in net.weights]
+    reference.intercepts_ = [b.copy() for b in net.biases]
+    _fit(reference.set_params(max_iter=50), X, y)
+    for ours, theirs in zip(model.coefs_ + model.intercepts_,
+                            reference.coefs_ + reference.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
 def test_to_sklearn_without_biases_uses_zero_intercepts(data):

@@ -12,6 +12,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import helper  # noqa: E402
 
+from conftest import assert_close_to_scale  # noqa: E402
+
 from fastnn.onnx import export  # noqa: E402
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
@@ -28,10 +30,7 @@ def digits():
 
 
 def _close(actual, expected, dtype):
-    """Agreement to TOLERANCE relative to each entry, or to the array's scale for entries
-    that are sums cancelling to near zero (float32 GEMMs that add in another order)."""
-    tol = TOLERANCE[str(np.dtype(dtype))]
-    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    assert_close_to_scale(actual, expected, TOLERANCE[str(np.dtype(dtype))])
 
 
 def _run(path, X, names=None):

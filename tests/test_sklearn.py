@@ -1,4 +1,5 @@
 """The scikit-learn drop-ins against scikit-learn itself."""
+import contextlib
 import pickle
 import warnings
 
@@ -345,26 +346,44 @@ def test_fast_predict_path_keeps_the_feature_name_check():
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("solver, early_stopping", [("sgd", False), ("adam", True), ("lbfgs", False)])
-def test_sparse_input_trains_the_dense_model_without_densifying(fmt, solver, early_stopping):
+def test_sparse_input_trains_the_dense_model_without_densifying(fmt, solver, early_stopping,
+                                                              monkeypatch):
     import scipy.sparse as sp
 
     rng = np.random.default_rng(0)
     X = sp.random(300, 80, density=0.05, format=fmt, random_state=1)
-    y = (X @ rng.standard_normal(80) > 0).astype(int) + (X[:, 0].toarray().ravel() > 0.5)
+    dense_X = X.toarray()
+    y = (X @ rng.standard_normal(80) > 0).astype(int) + (dense_X[:, 0] > 0.5)
     params = dict(hidden_layer_sizes=(12,), solver=solver, max_iter=6, batch_size=32,
                   early_stopping=early_stopping, random_state=0)
+
+    @contextlib.contextmanager
+    def never_densified():
+        """Densifying any sparse matrix as wide as X (rows of X) fails the test; narrower ones
+        (scikit-learn's label binarizing) go on as usual."""
+        with monkeypatch.context() as patch:
+            for cls in (sp.csr_matrix, sp.csc_matrix, sp.csr_array, sp.csc_array):
+                for name in ("toarray", "todense"):
+                    def guarded(self, *args, _original=getattr(cls, name), **kwargs):
+                        assert self.shape[1] != X.shape[1], "the sparse rows were densified"
+                        return _original(self, *args, **kwargs)
+                    patch.setattr(cls, name, guarded)
+            yield
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sparse = MLPClassifier(**params).fit(X, y)
-        dense = MLPClassifier(**params).fit(X.toarray(), y)
+        dense = MLPClassifier(**params).fit(dense_X, y)
         theirs = SkClassifier(**params).fit(X, y)
+        with never_densified():
+            sparse = MLPClassifier(**params).fit(X, y)
+            sparse_proba, sparse_labels = sparse.predict_proba(X), sparse.predict(X)
     for a, b in zip(sparse.coefs_ + sparse.intercepts_, dense.coefs_ + dense.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     assert_same_model(sparse, theirs)
-    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X.toarray()),
-                               rtol=1e-12)
-    np.testing.assert_array_equal(sparse.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(sparse_proba, dense.predict_proba(dense_X), rtol=1e-12)
+    np.testing.assert_array_equal(sparse_labels, theirs.predict(X))
     if solver == "sgd":  # partial_fit on sparse rows follows the dense one too
-        sparse.partial_fit(X, y)
-        dense.partial_fit(X.toarray(), y)
+        with never_densified():
+            sparse.partial_fit(X, y)
+        dense.partial_fit(dense_X, y)
         np.testing.assert_allclose(sparse._net.params, dense._net.params, rtol=1e-10, atol=1e-12)

@@ -30,7 +30,8 @@ from ._validation import check_target_range
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .optim.quasi_newton import scipy_objective
-from .training import EpochRunner
+from .history import StopTraining
+from .training import EpochRunner, _check_callbacks
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -226,16 +227,34 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, callbacks=None):
         """Fit the model to X and y (see scikit-learn's MLP estimators); sample_weight
         weighs each row's loss as scikit-learn does (solvers sgd, adam and lbfgs).
+
+        callbacks (a fastnn addition; a callable, an object with on_epoch_end, or a list of
+        them) are called as on_epoch_end(epoch, logs, estimator) after each epoch (each
+        L-BFGS iteration), epoch counted from 0 and logs holding "loss" (and
+        "validation_score" with early_stopping); returning True or raising
+        fastnn.StopTraining stops the fit there, the weights as they are. In a Pipeline,
+        pass them as ``pipeline.fit(X, y, mlp__callbacks=...)``.
 
         Returns
         -------
         self
         """
         self._validate_params()
-        return self._fit(X, y, sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False,
+                         callbacks=_check_callbacks(callbacks))
+
+    def _epoch_end(self, callbacks, epoch, logs):
+        """Run the callbacks after an epoch; True when one of them asks to stop."""
+        stop = False
+        for callback in callbacks:
+            try:
+                stop = getattr(callback, "on_epoch_end", callback)(epoch, dict(logs), self) is True or stop
+            except StopTraining:
+                stop = True
+        return stop
 
     def _check_solver(self):
         """partial_fit means one pass: only for the stochastic solvers."""
@@ -254,7 +273,7 @@ class _BaseMLP(BaseEstimator):
     def _output(self):
         raise NotImplementedError
 
-    def _fit(self, X, y, sample_weight, incremental):
+    def _fit(self, X, y, sample_weight, incremental, callbacks=()):
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -276,11 +295,11 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=self._net.dtype)
         if self.solver in _STOCHASTIC:
-            self._fit_stochastic(X, Y, sample_weight, incremental)
+            self._fit_stochastic(X, Y, sample_weight, incremental, callbacks)
         elif self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, sample_weight)
+            self._fit_lbfgs(X, Y, sample_weight, callbacks)
         else:
-            self._fit_fastnn(X, Y, incremental)
+            self._fit_fastnn(X, Y, incremental, callbacks)
         if not np.isfinite(self._net.params).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
@@ -311,16 +330,25 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _fit_lbfgs(self, X, Y, sample_weight):
+    def _fit_lbfgs(self, X, Y, sample_weight, callbacks=()):
         fun = self._objective(X, Y, sample_weight)
+        iterations, stopped = [], []
+
+        def epoch_end(intermediate_result):  # scipy stops at StopIteration
+            iterations.append(None)
+            if self._epoch_end(callbacks, len(iterations) - 1, {"loss": float(intermediate_result.fun)}):
+                stopped.append(True)
+                raise StopIteration
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
         if iprint > 0:
             options["iprint"] = iprint
         result = scipy.optimize.minimize(fun, self._net.params.astype(np.float64), jac=True,
-                                         method="L-BFGS-B", options=options)
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+                                         method="L-BFGS-B", options=options,
+                                         callback=epoch_end if callbacks else None)
+        self.n_iter_ = (int(result.nit) if stopped  # a callback's stop is no failure to converge
+                        else _check_optimize_result("lbfgs", result, self.max_iter))
         self.loss_ = float(result.fun)
         self._net.params[...] = result.x
 
@@ -357,7 +385,7 @@ class _BaseMLP(BaseEstimator):
                           "to be clipped")
         return int(np.clip(self.batch_size, 1, n))
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, callbacks=()):
         if getattr(self, "_optimizer", None) is None or not incremental:
             self._optimizer = self._make_optimizer()
             self._optimizer.reset(self._net.n_params, self._net.dtype)
@@ -390,6 +418,10 @@ class _BaseMLP(BaseEstimator):
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 self._update_no_improvement_count(early_stopping, X_val, Y_val, w_val)
+                if callbacks and self._epoch_end(callbacks, self.n_iter_ - 1, {
+                        "loss": self.loss_, **({"validation_score": self.validation_scores_[-1]}
+                                               if early_stopping else {})}):
+                    break
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     self._optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -447,7 +479,7 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _fit_fastnn(self, X, Y, incremental):
+    def _fit_fastnn(self, X, Y, incremental, callbacks=()):
         """Any other fastnn.optim solver, through Network.fit (one epoch for partial_fit;
         sparse X densified there)."""
         if isinstance(X, CSRRows):
@@ -458,6 +490,11 @@ class _BaseMLP(BaseEstimator):
         elif isinstance(optimizer, AWSGD):  # its step follows the estimator's default, adam
             optimizer = AWSGD(step=Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
                                         eps=self.epsilon))
+        def epoch_end(epoch, logs, net):  # Network.fit's logs in the estimator's terms
+            scores = [v for k, v in logs.items() if k.startswith("val_") and k != "val_loss"]
+            return self._epoch_end(callbacks, epoch, {"loss": logs["loss"], **(
+                {"validation_score": scores[0]} if scores else {})})
+
         history = self._net.fit(
             X, Y, optimizer=optimizer, epochs=1 if incremental else self.max_iter,
             batch_size=None if self.solver in _FULL_BATCH else self._batch_size(X.shape[0]),
@@ -465,7 +502,8 @@ class _BaseMLP(BaseEstimator):
             validation_fraction=self.validation_fraction if self.early_stopping else None,
             early_stopping=self.early_stopping or self.n_iter_no_change < self.max_iter,
             patience=min(self.n_iter_no_change, self.max_iter), min_delta=self.tol,
-            seed=self._random_state.randint(np.iinfo(np.int32).max))
+            seed=self._random_state.randint(np.iinfo(np.int32).max),
+            callbacks=[epoch_end] if callbacks else None)
         self.n_iter_ = history.epochs
         self.t_ += history.epochs * X.shape[0]
         self.loss_ = history.loss[-1]

@@ -387,3 +387,50 @@ def test_sparse_input_trains_the_dense_model_without_densifying(fmt, solver, ear
             sparse.partial_fit(X, y)
         dense.partial_fit(dense_X, y)
         np.testing.assert_allclose(sparse._net.params, dense._net.params, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_callbacks_see_each_epoch_and_can_stop_it():
+    """The drop-ins' callbacks: every epoch's loss (scikit-learn's own loss_curve_ as the
+    oracle), a stop after a chosen epoch, L-BFGS iterations, and routing through a Pipeline."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import fastnn
+    from fastnn import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16
+    y = y[:300]
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(hidden_layer_sizes=(16,), max_iter=12, random_state=0).fit(
+            X, y, callbacks=lambda epoch, logs, est: seen.append((epoch, logs["loss"], est)))
+        oracle = SkClassifier(hidden_layer_sizes=(16,), max_iter=12, random_state=0).fit(X, y)
+    assert [e for e, _, _ in seen] == list(range(12)) and all(est is ours for _, _, est in seen)
+    np.testing.assert_allclose([loss for _, loss, _ in seen], oracle.loss_curve_, rtol=1e-12)
+
+    def stop_at_three(epoch, logs, est):
+        if epoch == 2:
+            raise fastnn.StopTraining
+
+    stopped = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, random_state=0)
+    stopped.fit(X, y, callbacks=[stop_at_three])
+    assert stopped.n_iter_ == 3 and len(stopped.validation_scores_) == 3
+
+    iterations = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a callback's stop is not a failure
+        lbfgs = MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0).fit(
+            X, y, callbacks=lambda epoch, logs, est: iterations.append(logs["loss"]) or epoch == 4)
+    assert len(iterations) == 5 and lbfgs.n_iter_ == 5
+
+    epochs = []
+    pipeline = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=3,
+                                                             random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.fit(X, y, mlpclassifier__callbacks=lambda epoch, logs, est: epochs.append(epoch))
+    assert epochs == [0, 1, 2]
+    with pytest.raises(TypeError, match="a callback must be callable"):
+        MLPClassifier(max_iter=1).fit(X, y, callbacks=[42])

@@ -24,7 +24,7 @@ def speed(row):
 
 
 def table(document):
-    rows = [r for r in document["results"] if "error" not in r]
+    rows = [r for r in document["results"] if "error" not in r and "skipped" not in r]
     groups = []
     for row in rows:
         key = (row["workload"], row["dtype"], row["batch"])

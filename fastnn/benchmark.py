@@ -253,7 +253,7 @@ def run(quick=False, cores=None, workloads=None, batches=(32,), rounds=None, log
 
 def _time_workload(workers, names, workload, dtype, batch, quick, rounds, threads, environment, log):
     batch = _batch(workload, batch)
-    ready, notes = [], {}
+    ready, notes, skipped = [], {}, []
     for name in names:
         if name == "gemm floor" and workload != "large":
             continue
@@ -262,6 +262,8 @@ def _time_workload(workers, names, workload, dtype, batch, quick, rounds, thread
             ready.append(name)
         elif reply[0] == "error":
             notes[name] = reply[1]
+        elif name != "gemm floor":
+            skipped.append(name)
     label = f"{workload} {dtype}" + (f" batch {batch}" if workload == "medium" else "")
     log(f"  {label}: {', '.join(ready)}" + "".join(f"; {n} failed: {m}" for n, m in notes.items()))
     times = {name: [] for name in ready}
@@ -290,7 +292,22 @@ def _time_workload(workers, names, workload, dtype, batch, quick, rounds, thread
     for name, message in notes.items():
         rows.append({"workload": workload, "dtype": dtype, "batch": batch, "contender": name,
                      "error": message})
+    for name in skipped:
+        rows.append({"workload": workload, "dtype": dtype, "batch": batch, "contender": name,
+                     "skipped": "this workload is not written for that library"})
     return rows
+
+
+def _not_run(rows):
+    """'scikit-learn on tiny, large; jax on large': the contenders a workload has no code for."""
+    where = {}
+    for row in rows:
+        if "skipped" in row and row["workload"] not in where.setdefault(row["contender"], []):
+            where[row["contender"]].append(row["workload"])
+    if not where:
+        return ""
+    return ("not run (those workloads are not written for that library, see "
+            "fastnn/_contenders.py): " + "; ".join(f"{c} on {', '.join(w)}" for c, w in where.items()))
 
 
 def environment_info(threads, cores):
@@ -327,6 +344,8 @@ def table(rows, environment=None):
              f"{'GFLOP/s':>9}{'of peak':>9}"]
     for row in rows:
         batch = "" if row["batch"] is None else str(row["batch"])
+        if "skipped" in row:
+            continue
         if "error" in row:
             lines.append(f"{row['workload']:<9}{row['dtype']:<9}{batch:>6}  {row['contender']:<14}"
                          f"  failed: {row['error']}")
@@ -340,6 +359,8 @@ def table(rows, environment=None):
                  "this run; GFLOP/s: the step's layer products (2 flops per multiply-add) per "
                  "second; of peak: share of the cores' GEMM rate (threads x the single-core "
                  "rate); GEMM share: the large step's products alone / the whole step.")
+    if _not_run(rows):
+        lines.append(_not_run(rows))
     if environment and environment.get("missing"):
         lines.append(f"not installed, so not timed: {', '.join(environment['missing'])}")
     return "\n".join(lines)
@@ -364,7 +385,8 @@ def plot(path, rows, environment):
                           "checkout") from None
     import numpy as np
 
-    timed = [r for r in rows if "error" not in r and r["contender"] not in ("numpy", "gemm floor")]
+    timed = [r for r in rows if "error" not in r and "skipped" not in r
+             and r["contender"] not in ("numpy", "gemm floor")]
     groups = []
     for r in timed:
         key = (r["workload"], r["dtype"], r["batch"])
@@ -395,9 +417,12 @@ def plot(path, rows, environment):
     env = environment or {}
     axes.set_title(f"fastnn bench: {env.get('cpu', '?')}, {env.get('threads', '?')} thread(s), "
                    f"{env.get('date', '')}", fontsize=9)
-    if env.get("missing"):
-        figure.text(0.01, 0.01, f"not installed, not timed: {', '.join(env['missing'])}", fontsize=7)
-    figure.tight_layout()
+    footnotes = [_not_run(rows)] + ([f"not installed, not timed: {', '.join(env['missing'])}"]
+                                    if env.get("missing") else [])
+    footnotes = [note for note in footnotes if note]
+    figure.tight_layout(rect=(0, 0.025 * len(footnotes), 1, 1))
+    for k, note in enumerate(footnotes):
+        figure.text(0.01, 0.005 + 0.025 * k, note, fontsize=7)
     from ._files import write_atomically
     from .cli import _image_format
     write_atomically(path, lambda handle: figure.savefig(handle, format=_image_format(path)))

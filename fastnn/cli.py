@@ -1,7 +1,7 @@
 """The `fastnn` command line.
 
-    fastnn train     train a network (digits shipped with scikit-learn, or a CSV/NPZ file)
-    fastnn predict   write a saved model's predictions for a data file
+    fastnn train     train a network on a table (CSV and the like, Parquet, NPZ) or digits
+    fastnn predict   write a saved model's predictions for a table, matched by column name
     fastnn bench     time fastnn against the NumPy baseline and the usual alternatives
 
 Errors print one line and exit with status 2.
@@ -54,10 +54,37 @@ def _widths(text):
     return widths
 
 
+#: --activation: scikit-learn's names, and fastnn's for the same function
+ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "logistic", "sigmoid": "logistic",
+               "identity": "identity"}
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
 def build_parser():
-    from .activations import HIDDEN_ACTIVATIONS
     from .network import DTYPES
     from .optim import OPTIMIZERS
+    from .table_model import IMPUTE
 
     from . import __version__
 
@@ -66,37 +93,72 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(
-        "train", help="train a network and report its scores",
-        description="Train a network on scikit-learn's digits (8x8 images, 10 classes; no "
-                    "download) or on a CSV/NPZ file, then print train and test scores (accuracy "
-                    "for classes, R^2 for numbers) and the training time.")
-    train.add_argument("--data", help="CSV (header row, numeric columns) or NPZ (arrays X and y)")
-    train.add_argument("--target", help="CSV column to predict (default: the last)")
-    train.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
-                       help="auto: classification when the target holds at most 20 integer values")
-    train.add_argument("--hidden", type=_widths, default=[64], help="hidden widths, e.g. 64,32 (default 64)")
-    train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu")
-    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd",
-                       help="default sgd with momentum 0.9")
-    train.add_argument("--lr", type=_positive_float, default=None,
-                       help="learning rate (default 0.1 for sgd, else the optimizer's own)")
-    train.add_argument("--epochs", type=_positive_int, default=30)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--test-fraction", type=float, default=0.25)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--backend", choices=["auto", "cython", "numpy"], default="auto")
-    train.add_argument("--dtype", choices=DTYPES, default="float64")
-    train.add_argument("--save", metavar="PATH", help="write the trained model (.npz)")
-    train.add_argument("--plot", metavar="PATH", help="write the loss curve (PNG; needs matplotlib)")
-    train.add_argument("--no-progress", dest="progress", action="store_false",
-                       help="hide the progress bar")
+        "train", help="train a network on a table and report its scores",
+        description="Train a network on a table (CSV, TSV or other delimited text, compressed "
+                    "or not, Parquet, or NPZ with arrays X and y) or, without --data, on "
+                    "scikit-learn's digits (no download). Numeric columns are standardized, "
+                    "text columns one-hot encoded, class labels kept; the defaults are "
+                    "scikit-learn's MLP's. Prints train and test scores (accuracy for "
+                    "classes, R^2 for numbers) and the training time.")
+    data = train.add_argument_group("data")
+    data.add_argument("--data", metavar="FILE", help=".csv .tsv .txt (.gz .bz2 .xz .zip), "
+                      ".parquet (needs pyarrow) or .npz (arrays X and y)")
+    data.add_argument("--target", help="the column to predict (default: the last)")
+    data.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
+                      help="auto: as scikit-learn's type_of_target, except whole numbers with "
+                           "many distinct values on few rows each, which are a quantity")
+    data.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
+    header = data.add_mutually_exclusive_group()
+    header.add_argument("--header", dest="header", action="store_const", const=True,
+                        default=None, help="the first row names the columns")
+    header.add_argument("--no-header", dest="header", action="store_const", const=False,
+                        help="the first row is data (columns become column_1, column_2, ...)")
+    data.add_argument("--impute", choices=IMPUTE,
+                      help="fill missing values (numeric columns by this; categorical by the "
+                           "most frequent); without it missing values are refused")
+    data.add_argument("--test-fraction", type=_fraction, default=0.25,
+                      help="rows held out for the test score (default 0.25)")
+    data.add_argument("--validation-fraction", type=_fraction, default=None,
+                      help="rows of the training part scored after every epoch (shown in the "
+                           "progress bar, the summary and --plot)")
+    model = train.add_argument_group("network and training (scikit-learn's MLP defaults)")
+    model.add_argument("--hidden", type=_widths, default=[100], help="hidden widths, e.g. 64,32 (default 100)")
+    model.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    model.add_argument("--optimizer", choices=sorted({"lbfgs", "sgd", "adam", *OPTIMIZERS}),
+                       default="adam")
+    model.add_argument("--lr", type=_positive_float, default=None,
+                       help="initial learning rate (default 0.001)")
+    model.add_argument("--alpha", type=_non_negative_float, default=1e-4,
+                       help="L2 penalty (default 0.0001)")
+    model.add_argument("--epochs", type=_positive_int, default=200,
+                       help="at most this many epochs (default 200; training stops earlier "
+                            "when the loss improves by less than 1e-4 for 10 epochs)")
+    model.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="rows per step (default min(200, rows))")
+    model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--dtype", choices=DTYPES, default="float64")
+    out = train.add_argument_group("output")
+    out.add_argument("--save", metavar="PATH", help="write the model: preprocessing, network, "
+                     "column names and class labels (.npz, no pickle)")
+    out.add_argument("--plot", metavar="PATH", help="draw the training (and validation) curves "
+                     "(PNG, SVG or PDF; needs matplotlib)")
+    out.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="hide the progress bar")
 
-    predict = commands.add_parser("predict", help="predict with a saved model",
-                                  description="Write MODEL's outputs for the rows of DATA.")
+    predict = commands.add_parser(
+        "predict", help="predict with a saved model",
+        description="Write MODEL's predictions for the rows of DATA: the predicted labels (or "
+                    "values) in a column named after the target, and with --proba one "
+                    "probability column per class. Columns are matched by name.")
     predict.add_argument("model", help="a model written by `fastnn train --save`")
-    predict.add_argument("data", help="CSV (header row, the model's input columns) or NPY/NPZ")
+    predict.add_argument("data", help="a table as for train --data, or .npy")
     predict.add_argument("--output", "-o", default="-",
-                         help="CSV or .npy file (default: CSV on standard output)")
+                         help=".csv .tsv .parquet .npy or .json (default: CSV on standard output)")
+    predict.add_argument("--proba", action="store_true", help="also write class probabilities")
+    predict.add_argument("--delimiter", help="field delimiter (default: sniffed)")
+    header = predict.add_mutually_exclusive_group()
+    header.add_argument("--header", dest="header", action="store_const", const=True, default=None)
+    header.add_argument("--no-header", dest="header", action="store_const", const=False)
 
     bench = commands.add_parser(
         "bench", help="time fastnn against the NumPy baseline and the alternatives",
@@ -118,209 +180,7 @@ def build_parser():
     return parser
 
 
-# -- data -----------------------------------------------------------------------------------
-
-def _read_csv(path, target=None, has_target=True):
-    """(X, y) from a CSV with a header row: y is the `target` column (default the last), or
-    None without a target."""
-    import numpy as np
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is no name
-            header = [name.strip() for name in handle.readline().strip().split(",")]
-            data = np.loadtxt(handle, delimiter=",", ndmin=2)
-    except FileNotFoundError:
-        raise CommandError(f"{path}: no such file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{path}: cannot parse as numeric CSV ({exc})") from None
-    if data.shape[0] == 0:
-        raise CommandError(f"{path}: no data rows")
-    if data.shape[1] != len(header):
-        raise CommandError(f"{path}: {data.shape[1]} columns of data but {len(header)} names in the header")
-    if not has_target:
-        return data, None
-    if target is not None and target not in header:
-        raise CommandError(f"{path}: no column {target!r}; columns are {', '.join(header)}")
-    column = header.index(target) if target is not None else len(header) - 1
-    return np.delete(data, column, axis=1), data[:, column]
-
-
-def _load_training_data(args):
-    """(X, y, source) from the digits set, an NPZ (arrays X and y) or a CSV."""
-    import numpy as np
-
-    if args.data is None:
-        from sklearn.datasets import load_digits
-        digits = load_digits()
-        return digits.data / 16.0, digits.target, "digits"
-    if args.data.endswith(".npz"):
-        arrays = _read_arrays(args.data, ("X", "y"))
-        return arrays["X"], arrays["y"], args.data
-    X, y = _read_csv(args.data, args.target)
-    return X, y, args.data
-
-
-def _read_arrays(path, names):
-    """The arrays `names` of an .npz file (or the one array of an .npy, as names[0]); any
-    fault of the file is a one-line CommandError."""
-    import zipfile
-
-    import numpy as np
-
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            return {names[0]: data}
-        with data:
-            missing = [name for name in names if name not in data.files]
-            if missing:
-                raise CommandError(f"{path}: an NPZ needs arrays {', '.join(map(repr, names))}; "
-                                   f"it has {', '.join(map(repr, data.files)) or 'none'}")
-            return {name: data[name] for name in names}
-    except FileNotFoundError:
-        raise CommandError(f"{path}: no such file") from None
-    except EOFError:
-        raise CommandError(f"{path}: the file is empty or cut short") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise CommandError(f"{path}: cannot read it as NumPy data ({exc})") from None
-
-
-def _task(args, y):
-    import numpy as np
-
-    if args.task != "auto":
-        return args.task
-    integral = np.all(np.mod(y, 1) == 0)
-    return "classification" if integral and np.unique(y).size <= 20 else "regression"
-
-
 # -- commands -------------------------------------------------------------------------------
-
-def train(args):
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    from .network import Network
-    from .optim import AWSGD, SGD, FirstOrder, get_optimizer
-
-    if not 0 < args.test_fraction < 1:
-        raise CommandError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
-    for path in (args.save, args.plot):  # before any training: nothing is lost to a bad path
-        if path:
-            _check_output_path(path)
-    if args.plot:
-        _need_matplotlib()
-    X, y, source = _load_training_data(args)
-    X = np.asarray(X, dtype=args.dtype)
-    y = np.asarray(y)
-    if X.ndim != 2 or X.shape[0] < 2:
-        raise CommandError(f"{source}: X must be a table of at least 2 rows; got shape {X.shape}")
-    if y.ndim != 1 or len(y) != len(X):
-        raise CommandError(f"{source}: expected one target value per row")
-    task = _task(args, y)
-    classes = None
-    if task == "classification":
-        classes, labels = np.unique(y, return_inverse=True)
-        Y = np.eye(len(classes), dtype=args.dtype)[labels]
-    else:
-        Y = y.astype(args.dtype).reshape(-1, 1)
-    X_train, X_test, Y_train, Y_test = train_test_split(
-        X, Y, test_size=args.test_fraction, random_state=args.seed,
-        stratify=Y.argmax(axis=1) if task == "classification" else None)
-    output, loss = ("softmax", "cross_entropy") if task == "classification" else ("identity", "mse")
-    net = Network([X.shape[1], *args.hidden, Y.shape[1]], activation=args.activation, output=output,
-                  loss=loss, init="he_normal" if args.activation == "relu" else "glorot_uniform",
-                  dtype=args.dtype, backend=args.backend, seed=args.seed)
-    if args.optimizer == "sgd":
-        optimizer = SGD(lr=args.lr or 0.1, momentum=0.9)
-    else:
-        optimizer = get_optimizer(args.optimizer)
-        if args.lr is not None:
-            rule = optimizer.step if isinstance(optimizer, AWSGD) else optimizer
-            if not isinstance(rule, FirstOrder):
-                raise CommandError(f"--lr does not apply to {args.optimizer}")
-            rule.lr = args.lr
-    print(f"{source}: {len(X_train)} training and {len(X_test)} test samples, {task}; network "
-          f"{'-'.join(map(str, net.layers))} {args.activation}/{output}, {args.optimizer}, "
-          f"{net.backend} backend, {args.dtype}")
-    start = time.perf_counter()
-    history = net.fit(X_train, Y_train, optimizer=optimizer, epochs=args.epochs,
-                      batch_size=args.batch_size, seed=args.seed, progress=args.progress)
-    seconds = time.perf_counter() - start
-    if not history.loss:
-        raise KeyboardInterrupt
-    print(f"final training loss: {history.loss[-1]:.4f}")
-    for name, X_part, Y_part in (("train", X_train, Y_train), ("test", X_test, Y_test)):
-        if task == "classification":
-            score = np.mean(net.predict(X_part).argmax(axis=1) == Y_part.argmax(axis=1))
-            print(f"{name} accuracy: {100 * score:.2f}%")
-        else:
-            residual = ((Y_part - net.predict(X_part)) ** 2).sum()
-            print(f"{name} R^2: {1 - residual / max(((Y_part - Y_part.mean()) ** 2).sum(), 1e-300):.4f}")
-    print(f"training time: {seconds:.2f} s ({history.epochs} epochs)")
-    if history.stop_reason == "interrupted":
-        print("training interrupted: the scores are those of the best weights seen", file=sys.stderr)
-    if args.save:
-        net.save(args.save)
-        print(f"model written to {args.save}")
-    if args.plot:
-        _plot_loss(args.plot, history)
-        print(f"loss curve written to {args.plot}")
-    return 130 if history.stop_reason == "interrupted" else 0
-
-
-def _plot_loss(path, history):
-    import numpy as np
-
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise CommandError('--plot needs matplotlib: pip install ".[plot]" from the fastnn '
-                           "checkout, or pip install matplotlib") from None
-    figure, axes = plt.subplots(figsize=(6, 4))
-    axes.plot(np.arange(1, history.epochs + 1), history.loss, label="training loss")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("J")
-    axes.set_yscale("log")
-    axes.legend()
-    figure.tight_layout()
-    from ._files import write_atomically
-    write_atomically(path, lambda handle: figure.savefig(handle, format=_image_format(path)))
-    plt.close(figure)
-
-
-def predict(args):
-    import numpy as np
-
-    from .io import load
-
-    net = load(args.model)
-    if args.data.endswith((".npy", ".npz")):
-        X = _read_arrays(args.data, ("X",))["X"]
-    else:
-        X, _ = _read_csv(args.data, has_target=False)
-    if X.ndim == 1:
-        raise CommandError(f"{args.data}: a 1-D array of {X.shape[0]} values; predict needs rows "
-                           f"of {net.n_inputs} features, shape (n_rows, {net.n_inputs}) (one row: "
-                           f"(1, {net.n_inputs}))")
-    if X.ndim != 2 or X.shape[1] != net.n_inputs:
-        raise CommandError(f"{args.data}: {X.shape[-1] if X.ndim else 0} columns, the model expects "
-                           f"{net.n_inputs}")
-    outputs = net.predict(X)
-    if args.output.endswith(".npy"):
-        np.save(args.output, outputs)
-    else:
-        target = sys.stdout if args.output == "-" else open(args.output, "w")
-        try:
-            np.savetxt(target, outputs, delimiter=",", fmt="%.10g",
-                       header=",".join(f"output_{k}" for k in range(outputs.shape[1])), comments="")
-        finally:
-            if target is not sys.stdout:
-                target.close()
-    return 0
-
 
 def bench(args):
     from . import benchmark
@@ -392,7 +252,10 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         command = f"fastnn {args.command}"
-        return {"train": train, "predict": predict, "bench": bench}[args.command](args)
+        if args.command == "bench":
+            return bench(args)
+        from . import _table_commands
+        return getattr(_table_commands, args.command)(args)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130

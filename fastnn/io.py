@@ -77,8 +77,8 @@ def save(net, path):
         if hasattr(net, "_network") and hasattr(net, "_adopt"):  # fastnn's drop-ins
             from ._estimator_files import save_estimator
             return save_estimator(net, path)
-        raise TypeError(f"fastnn.save takes a Network or a fastnn drop-in estimator; got "
-                        f"{type(net).__name__}")
+        from .table_model import save_table_model  # a Pipeline made by `fastnn train`, or else TypeError
+        return save_table_model(net, path)
     check_finite(net.params, path)
     _write_atomically(path, header=np.array(json.dumps(_model_header(net))), params=net.params)
 
@@ -105,8 +105,14 @@ def _read(path, names, expected, optional=()):
 
 
 def load(path, backend="auto"):
-    """The network (or fitted drop-in estimator) saved at `path`; ModelFileError if the file
-    is not a sound fastnn model."""
+    """The network, fitted drop-in estimator or table model (the scikit-learn Pipeline
+    `fastnn train` makes) saved at `path`; ModelFileError if the file is not a sound fastnn
+    model."""
+    return load_with_header(path, backend)[0]
+
+
+def load_with_header(path, backend="auto"):
+    """(what load returns, the file's checked JSON header)."""
     def shapes(header):
         dtype, params = model_shape(path, header)
         return {"params": (dtype, params),
@@ -117,16 +123,20 @@ def load(path, backend="auto"):
                            optional=("optimizer_buffers",))
     net = _network_from(path, header, arrays["params"], backend)
     if "estimator" not in header:
-        return net
+        return net, header
     from ._estimator_files import estimator_from
+    from .table_model import model_from
 
     try:
-        return estimator_from(path, header, net, arrays.get("optimizer_buffers",
-                                                            np.zeros((3, 0), net.dtype)))
+        model = estimator_from(path, header, net, arrays.get("optimizer_buffers",
+                                                             np.zeros((3, 0), net.dtype)))
+        if "table" in header:
+            model = model_from(path, header["table"], model)
     except ModelFileError:
         raise
     except MALFORMED as exc:
         raise ModelFileError(f"{path}: not a sound fastnn estimator file ({exc})") from None
+    return model, header
 
 
 def model_shape(path, header):

@@ -131,8 +131,15 @@ def test_unfitted_or_foreign_objects_are_refused(tmp_path):
 
     with pytest.raises(NotFittedError):
         MLPClassifier().save(tmp_path / "m.npz")
-    with pytest.raises(TypeError, match="Network or a fastnn drop-in"):
+    with pytest.raises(TypeError, match="a Network, a fastnn drop-in estimator or a model made "
+                                        "by `fastnn train`; got str"):
         fnn.save("not a model", tmp_path / "m.npz")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2
+    other = make_pipeline(StandardScaler(), MLPClassifier(max_iter=500)).fit(X, y)
+    with pytest.raises(TypeError, match="model made by `fastnn train`; got Pipeline"):
+        fnn.save(other, tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
 
 

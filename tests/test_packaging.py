@@ -23,8 +23,9 @@ def run(*args):
                           cwd=tempfile.gettempdir(), env=env)
 
 
-def test_import_does_not_pull_in_sklearn_or_tqdm():
-    code = "import sys, fastnn; print(sorted(m for m in ('sklearn', 'tqdm') if m in sys.modules))"
+def test_import_does_not_pull_in_sklearn_tqdm_or_pandas():
+    code = ("import sys, fastnn; print(sorted(m for m in ('sklearn', 'tqdm', 'pandas') "
+            "if m in sys.modules))")
     assert run("-c", code).stdout.strip() == "[]"
 
 
@@ -50,9 +51,9 @@ def test_train_command_reports_accuracy_and_time():
 
 
 def test_train_command_shows_progress():
-    result = run("-m", "fastnn", "train", "--epochs", "2", "--backend", "numpy", "--dtype", "float32")
+    result = run("-m", "fastnn", "train", "--epochs", "2", "--dtype", "float32")
     assert result.returncode == 0, result.stderr
-    assert "2/2" in result.stderr and "epoch" in result.stderr
+    assert "2/2" in result.stderr and "epoch" in result.stderr and "float32" in result.stdout
 
 
 def write_csv(path, header, rows):
@@ -77,23 +78,26 @@ def test_train_on_a_csv_save_and_predict(tmp_path):
                  str(tmp_path / "out.npy"))
     assert result.returncode == 0, result.stderr
     predictions = np.load(tmp_path / "out.npy")
-    np.testing.assert_allclose(predictions, fnn.load(model).predict(X[:5]))
-    np.testing.assert_allclose(predictions.ravel(), target[:5], atol=0.5)
+    import pandas as pd
+    new = pd.DataFrame(X[:5], columns=["a", "b", "c"])
+    np.testing.assert_allclose(predictions, fnn.load(model).predict(new))
+    np.testing.assert_allclose(predictions, target[:5], atol=0.5)
     result = run("-m", "fastnn", "predict", str(model), str(tmp_path / "new.csv"))
-    assert result.stdout.splitlines()[0] == "output_0" and len(result.stdout.splitlines()) == 6
-    np.save(tmp_path / "new.npy", X[:5])
+    assert result.stdout.splitlines()[0] == "price" and len(result.stdout.splitlines()) == 6
+    np.save(tmp_path / "new.npy", X[:5])  # no column names: read in the model's order
     np.savez(tmp_path / "new.npz", X=X[:5])
     for name in ("new.npy", "new.npz"):
         result = run("-m", "fastnn", "predict", str(model), str(tmp_path / name), "-o",
                      str(tmp_path / "out.csv"))
         assert result.returncode == 0, result.stderr
         np.testing.assert_allclose(np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1),
-                                   predictions.ravel(), rtol=1e-9)
+                                   predictions, rtol=1e-9)
 
 
 @pytest.mark.parametrize("args, message", [
     (["predict", "missing.npz", "x.csv"], "no such file"),
     (["predict", "{model}", "{bad}"], "cannot parse"),
+    (["predict", "{model}", "{text}"], "column 'b' is not numeric"),
     (["predict", "{model}", "{wide}"], "the model expects 3"),
     (["train", "--data", "{bad}"], "cannot parse"),
     (["train", "--data", "{wide}", "--target", "nope"], "no column 'nope'"),
@@ -103,9 +107,11 @@ def test_train_on_a_csv_save_and_predict(tmp_path):
 def test_command_errors_are_one_line(tmp_path, args, message):
     model = tmp_path / "model.npz"
     fnn.Network([3, 2, 1], seed=0).save(model)
-    (tmp_path / "bad.csv").write_text("a,b,c\n1,x,3\n")
+    (tmp_path / "bad.csv").write_text("a,b,c\n1,2,3\n1,2,3,4,5\n")
+    (tmp_path / "text.csv").write_text("a,b,c\n1,x,3\n")
     write_csv(tmp_path / "wide.csv", ["a", "b", "c", "d"], [[1, 2, 3, 4]])
-    paths = {"model": model, "bad": tmp_path / "bad.csv", "wide": tmp_path / "wide.csv"}
+    paths = {"model": model, "bad": tmp_path / "bad.csv", "wide": tmp_path / "wide.csv",
+             "text": tmp_path / "text.csv"}
     result = run("-m", "fastnn", *[a.format(**paths) for a in args])
     assert result.returncode == 2, result.stdout
     lines = result.stderr.strip().splitlines()
@@ -117,6 +123,9 @@ def test_bench_command_prints_a_table_and_json(tmp_path):
                  "--json", str(tmp_path / "bench.json"))
     assert result.returncode == 0, result.stderr
     assert "us/step" in result.stdout and "fastnn" in result.stdout and "numpy" in result.stdout
+    assert "vs numpy: speed over fastnn's NumPy backend" in result.stdout
+    assert "not run (those workloads are not written for that library" in result.stdout
+    assert "scikit-learn on tiny" in result.stdout  # no bar without a word why
     import json
     document = json.loads((tmp_path / "bench.json").read_text())
     assert document["environment"]["threads"] == 1 and document["environment"]["blas"]
@@ -160,7 +169,7 @@ def test_readme_quick_start_runs_as_shown():
 
 PUBLIC_MODULES = ["activations", "checkpoint", "gradient_check", "history", "initializers",
                   "interop", "io", "losses", "network", "onnx", "optim", "runtime", "schedules",
-                  "sklearn"]
+                  "sklearn", "table_model", "tables"]
 
 
 def test_dir_shows_the_public_names():

@@ -64,9 +64,12 @@ class Network:
     output : str, default "sigmoid"
         Output activation: identity, sigmoid, tanh, relu, softmax or exp.
     loss : str, default "mse"
-        mse (1/2 squared error; output identity, sigmoid, tanh or relu), cross_entropy
-        (softmax output), binary_cross_entropy (sigmoid output) or poisson (half the Poisson
-        deviance, exp output, targets >= 0). See fastnn.losses.
+        mse (1/2 squared error; output identity, sigmoid, tanh or relu), mae (absolute
+        error) or huber (squared near 0, absolute beyond huber_delta) with the same outputs,
+        cross_entropy (softmax output), binary_cross_entropy (sigmoid output) or poisson
+        (half the Poisson deviance, exp output, targets >= 0). See fastnn.losses.
+    huber_delta : float, default 1.0
+        The huber loss's threshold d: r^2 / 2 for |r| <= d, else d (|r| - d/2).
     init : str, default "glorot_uniform"
         glorot_uniform, he_normal, normal or uniform. See fastnn.initializers.
     bias : bool, default True
@@ -97,7 +100,8 @@ class Network:
     """
 
     def __init__(self, layers, activation="sigmoid", output="sigmoid", loss="mse",
-                 init="glorot_uniform", bias=True, dtype="float64", backend="auto", seed=None):
+                 init="glorot_uniform", bias=True, dtype="float64", backend="auto", seed=None,
+                 huber_delta=1.0):
         layers = _check_layers(layers)
         hidden = _check_hidden(activation, len(layers) - 2)
         _check_choice(output, "output", ACTIVATIONS)
@@ -112,7 +116,7 @@ class Network:
         _check_choice(backend, "backend", BACKENDS)
         self._config = dict(layers=layers, activation=hidden, output=output, loss=loss,
                             init=init, bias=bool(bias), dtype=_check_dtype(dtype),
-                            backend=backend)
+                            backend=backend, huber_delta=_check_huber_delta(huber_delta))
         self._allocate()
         self.initialize(seed)
 
@@ -166,6 +170,8 @@ class Network:
                                   doc="Activation of each hidden layer.")
     output = property(lambda self: self._config["output"], doc="Output activation.")
     loss = property(lambda self: self._config["loss"], doc="Loss name.")
+    huber_delta = property(lambda self: self._config["huber_delta"],
+                           doc="The huber loss's threshold (read by no other loss).")
     init = property(lambda self: self._config["init"], doc="Initializer name.")
     bias = property(lambda self: self._config["bias"], doc="Whether layers have biases.")
     dtype = property(lambda self: self._config["dtype"], doc="numpy dtype of all arithmetic.")
@@ -204,7 +210,7 @@ class Network:
         return {"config": self._config, "params": self._params}
 
     def __setstate__(self, state):
-        self._config = dict(state["config"])
+        self._config = {"huber_delta": 1.0, **state["config"]}  # pickles from before huber
         self._allocate()
         self._params[...] = state["params"]
 
@@ -481,6 +487,13 @@ def _check_out(out, shape, dtype):
                          f"got shape {out.shape} and dtype {out.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+
+
+def _check_huber_delta(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"huber_delta must be a positive finite number; got {value!r}")
+    return float(value)
 
 
 def _check_batch_size(batch_size):

@@ -117,7 +117,8 @@ cdef class Plan:
     """The C description of a network's layers; built once per Network."""
     cdef NetLayout c
 
-    def __cinit__(self, sizes, activations, int loss, w_offsets, b_offsets, Py_ssize_t n_params):
+    def __cinit__(self, sizes, activations, int loss, w_offsets, b_offsets, Py_ssize_t n_params,
+                  double huber_delta=1.0):
         cdef int L = len(sizes) - 1, l
         if L < 1 or len(activations) != L or len(w_offsets) != L or len(b_offsets) != L:
             raise ValueError("inconsistent layer description")
@@ -133,6 +134,7 @@ cdef class Plan:
             raise MemoryError()
         self.c.n_units = 0
         self.c.loss_scale = 1.0
+        self.c.huber_delta = huber_delta
         for l in range(L + 1):
             self.c.sizes[l] = sizes[l]
             if sizes[l] < 1:
@@ -715,7 +717,7 @@ def multiply_derivative_(int act, floating[:, ::1] delta, const floating[:, ::1]
 
 def output_layer_(int loss, int act, floating[:, ::1] z, const floating[:, ::1] y,
                   floating[:, ::1] delta=None, const floating[::1] bias=None,
-                  floating[::1] grad_bias=None):
+                  floating[::1] grad_bias=None, double huber_delta=1.0):
     """In place: z <- a = f(z + bias); delta <- dL/dz / m. Returns sum_i L(y_i, a_i)."""
     cdef int m = <int> z.shape[0], n = <int> z.shape[1]
     if y.shape[0] != m or y.shape[1] != n:
@@ -732,7 +734,8 @@ def output_layer_(int loss, int act, floating[:, ::1] z, const floating[:, ::1] 
     cdef const floating* b = &bias[0] if bias is not None else NULL
     cdef double total
     with nogil:
-        total = output_rows(loss, act, &z[0, 0], b, &y[0, 0], NULL, m, n, <floating> (1.0 / m), d)
+        total = output_rows(loss, act, &z[0, 0], b, &y[0, 0], NULL, m, n, <floating> (1.0 / m), d,
+                            <floating> huber_delta)
         if grad_bias is not None:
             column_sums(d, m, n, n, &grad_bias[0])
     return total

@@ -5,6 +5,9 @@
 #   cross_entropy         -sum_k y_k log softmax(z)_k       dL/dz_k = a_k sum_j y_j - y_k
 #   binary_cross_entropy  sum_k softplus(z_k) - y_k z_k     dL/dz_k = a_k - y_k
 #   poisson               sum_k e^z_k - y_k z_k + y_k log y_k - y_k   dL/dz_k = a_k - y_k
+#   mae                   sum_k |r_k|, r = a - y            dL/dz_k = sign(r_k) f'(a_k)
+#   huber                 sum_k h(r_k)                      dL/dz_k = clip(r_k, -d, d) f'(a_k)
+# with h(r) = r^2/2 for |r| <= d, else d (|r| - d/2); d = huber_delta.
 from cython cimport floating
 from libc.math cimport fabs
 
@@ -17,14 +20,34 @@ cdef enum:
     CROSS_ENTROPY = 1
     BINARY_CROSS_ENTROPY = 2
     POISSON = 3
+    MAE = 4
+    HUBER = 5
 
 cdef enum:
     LOSS_CHUNK = 64  # rows per exponential loop of the softmax loss
 
 
+cdef inline floating residual_loss(int loss, floating r, floating d) noexcept nogil:
+    """L of one residual r = a - y for mse, mae and huber."""
+    if loss == MAE:
+        return fabs(r)
+    if loss == HUBER:
+        return <floating> 0.5 * r * r if fabs(r) <= d else d * (fabs(r) - <floating> 0.5 * d)
+    return <floating> 0.5 * r * r
+
+
+cdef inline floating residual_slope(int loss, floating r, floating d) noexcept nogil:
+    """dL/da of one residual r = a - y for mse, mae (0 at r = 0) and huber."""
+    if loss == MAE:
+        return <floating> ((r > 0) - (r < 0))
+    if loss == HUBER:
+        return d if r > d else (-d if r < -d else r)
+    return r
+
+
 cdef inline double output_rows(int loss, int act, floating* z, const floating* bias,
                                const floating* y, const floating* sample_weight, int rows, int n,
-                               floating scale, floating* delta) noexcept nogil:
+                               floating scale, floating* delta, floating huber_delta) noexcept nogil:
     """z holds `rows` rows of the output GEMM (without bias), contiguous. Add the bias, return
     the sum of the samples' losses w_i L_i, overwrite z with a = f(z), and, if delta is not
     NULL, write delta = scale * w_i * dL/dz. w_i = 1 when sample_weight is NULL. Callers pass
@@ -114,7 +137,7 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                     row_total += yrow[j] * flog(yrow[j])
                 row[j] = e
             total += row_total if sample_weight == NULL else sample_weight[i] * row_total
-    else:  # mse: 1/2 sum_k (a_k - y_k)^2
+    elif loss == MSE:  # 1/2 sum_k (a_k - y_k)^2
         activate_run(act, z, size)
         if sample_weight == NULL:
             for k in range(size):
@@ -127,6 +150,23 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                     r = z[<Py_ssize_t> i * n + j] - y[<Py_ssize_t> i * n + j]
                     row_total += 0.5 * r * r
                 total += sample_weight[i] * row_total
+    else:  # mae, huber: sum_k L(a_k - y_k), and their slopes into delta
+        activate_run(act, z, size)
+        for i in range(rows):
+            row_total = 0
+            for j in range(n):
+                row_total += residual_loss(loss, z[<Py_ssize_t> i * n + j] - y[<Py_ssize_t> i * n + j],
+                                           huber_delta)
+            total += row_total if sample_weight == NULL else sample_weight[i] * row_total
+        if delta == NULL:
+            return total
+        for i in range(rows):
+            row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
+            for j in range(n):
+                k = <Py_ssize_t> i * n + j
+                delta[k] = row_scale * residual_slope(loss, z[k] - y[k], huber_delta)
+        multiply_derivative_run(act, delta, z, size)
+        return total
     if delta == NULL:
         return total
     if sample_weight == NULL:

@@ -28,6 +28,7 @@ cdef struct NetLayout:
     Py_ssize_t n_params
     Py_ssize_t n_units
     double loss_scale       # J's data term is scaled by this (1; scikit-learn's mse: 1/n_out)
+    double huber_delta      # the huber loss's threshold d
 
 
 # Row blocks of the loss sum: a fixed split (not one per thread), so that the sum of the
@@ -228,7 +229,8 @@ cdef inline void loss_blocks(const NetLayout* net, floating* z, const floating* 
                                  Y + <Py_ssize_t> r0 * n,
                                  sample_weight + r0 if sample_weight != NULL else NULL,
                                  r1 - r0, n, scale,
-                                 delta + <Py_ssize_t> r0 * n if delta != NULL else NULL)
+                                 delta + <Py_ssize_t> r0 * n if delta != NULL else NULL,
+                                 <floating> net.huber_delta)
 
 
 cdef inline double output_loss(const NetLayout* net, const floating* params, const floating* Y,
@@ -254,7 +256,8 @@ cdef inline double output_loss(const NetLayout* net, const floating* params, con
                                      Y + <Py_ssize_t> r0 * n,
                                      sample_weight + r0 if sample_weight != NULL else NULL,
                                      r1 - r0, n, scale,
-                                     delta + <Py_ssize_t> r0 * n if delta != NULL else NULL)
+                                     delta + <Py_ssize_t> r0 * n if delta != NULL else NULL,
+                                 <floating> net.huber_delta)
     else:
         for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
             b0 = share_start(p, parts, blocks, 1)

@@ -58,6 +58,9 @@ def test_workspace_reuse_across_batch_sizes():
      lambda z, y: -(y * np.log(expit(z)) + (1 - y) * np.log(expit(-z))).sum(axis=1).mean()),
     ("sigmoid", "mse", lambda z, y: 0.5 * ((expit(z) - y) ** 2).sum(axis=1).mean()),
     ("tanh", "mse", lambda z, y: 0.5 * ((np.tanh(z) - y) ** 2).sum(axis=1).mean()),
+    ("identity", "mae", lambda z, y: np.abs(z - y).sum(axis=1).mean()),
+    ("tanh", "huber", lambda z, y: np.where(np.abs(np.tanh(z) - y) <= 1, 0.5 * (np.tanh(z) - y) ** 2,
+                                            np.abs(np.tanh(z) - y) - 0.5).sum(axis=1).mean()),
 ])
 def test_cost_matches_scipy_formula(backend, output, loss, formula):
     net = fnn.Network([3, 4], output=output, loss=loss, backend=backend, seed=7)
@@ -78,7 +81,7 @@ def test_extreme_pre_activations_stay_finite(backend, dtype, output, loss):
     bp = net.backward(X, Y)
     assert np.isfinite(bp.loss) and np.isfinite(bp.grad).all()
     assert np.isfinite(net.forward(X)).all()
-    if loss != "mse":  # log-loss of a confident wrong answer: about |z| = 1e4 per sample
+    if loss not in ("mse", "mae", "huber"):  # log-loss of a confident wrong answer: ~|z| = 1e4
         assert bp.loss > 1e3
 
 

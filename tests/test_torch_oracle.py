@@ -32,6 +32,10 @@ def torch_cost(net, X, Y, weight_decay):
     elif net.loss == "poisson":  # torch drops the deviance's constant y log y - y
         J = F.poisson_nll_loss(z, y, log_input=True, full=False, reduction="sum") / m
         J = J + float((xlogy(Y, Y) - Y).sum()) / m
+    elif net.loss == "mae":
+        J = F.l1_loss(TORCH_ACTIVATIONS[net.output](z), y, reduction="sum") / m
+    elif net.loss == "huber":
+        J = F.huber_loss(TORCH_ACTIVATIONS[net.output](z), y, reduction="sum", delta=net.huber_delta) / m
     else:
         J = 0.5 * F.mse_loss(TORCH_ACTIVATIONS[net.output](z), y, reduction="sum") / m
     J = J + 0.5 * weight_decay * sum((W ** 2).sum() for W in Ws)
@@ -53,3 +57,29 @@ def test_matches_torch_autograd(backend, hidden, output, loss, bias):
     np.testing.assert_allclose(bp.loss, J, rtol=1e-12)
     for ours, theirs in zip(bp.grad_weights + bp.grad_biases, grad_W + grad_b, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("huber_delta", [0.25, 3.0])
+def test_huber_threshold_and_float32_against_torch(backend, dtype, huber_delta):
+    """huber_delta is honoured (residuals on both sides of it) in both dtypes, and a model
+    file keeps it."""
+    rng = np.random.default_rng(5)
+    net = randomize(fnn.Network([4, 6, 2], activation="tanh", output="identity", loss="huber",
+                                huber_delta=huber_delta, backend=backend), rng)
+    X, Y = rng.standard_normal((40, 4)), 3 * rng.standard_normal((40, 2))
+    J, grad_W, grad_b = torch_cost(net, X, Y, 0.0)
+    net32 = net.copy(dtype=dtype)
+    bp = net32.backward(X.astype(dtype), Y.astype(dtype))
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(bp.loss, J, rtol=rtol)
+    for ours, theirs in zip(bp.grad_weights + bp.grad_biases, grad_W + grad_b, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol * 100, atol=rtol)
+
+
+def test_huber_delta_is_saved_and_checked(tmp_path):
+    net = fnn.Network([2, 1], output="identity", loss="huber", huber_delta=0.5, seed=0)
+    net.save(tmp_path / "h.npz")
+    assert fnn.load(tmp_path / "h.npz").huber_delta == 0.5
+    with pytest.raises(ValueError, match="huber_delta must be a positive finite number"):
+        fnn.Network([2, 1], output="identity", loss="huber", huber_delta=0)

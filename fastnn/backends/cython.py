@@ -31,7 +31,7 @@ class CythonBackend:
             LOSS_CODES[network.loss],
             [s.start for s in network._weight_slices],
             [s.start if s is not None else -1 for s in network._bias_slices],
-            network.n_params)
+            network.n_params, network.huber_delta)
         self.largest_layer = max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         # a few rows with the GIL held, as long as that stays well under a millisecond
         rows = min(FEW_ROWS, FEW_WORK // network.n_params)

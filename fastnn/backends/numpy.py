@@ -20,7 +20,8 @@ class NumpyBackend:
         self.bias_slices = network._bias_slices
         self.activations = list(network.hidden_activations) + [network.output]
         self.output = network.output
-        self.loss = LOSSES[network.loss]
+        loss, huber_delta = LOSSES[network.loss], network.huber_delta
+        self.loss = lambda z, y, output: loss(z, y, output, huber_delta)
         self.loss_scale = 1.0  # factor on J's data term only (scikit-learn's mse: 1 / n_outputs)
         self._last = None
 

@@ -56,7 +56,8 @@ def _widths(text):
 
 #: --activation: scikit-learn's names, and fastnn's for the same function
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "logistic", "sigmoid": "logistic",
-               "identity": "identity"}
+               "identity": "identity", "leaky_relu": "leaky_relu", "elu": "elu",
+               "softplus": "softplus"}
 
 
 def _fraction(text):

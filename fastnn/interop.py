@@ -19,10 +19,15 @@ def __dir__():  # tab completion shows the public names only
 
 # fastnn activation -> the torch.nn module class that computes it (and its arguments)
 TORCH_MODULES = {"relu": ("ReLU", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
+                 "leaky_relu": ("LeakyReLU", {"negative_slope": 0.01}),
+                 "elu": ("ELU", {"alpha": 1.0}),
+                 # beta 1; past threshold torch returns z itself, within rounding of log1p(e^z)
+                 "softplus": ("Softplus", {"beta": 1.0, "threshold": 20.0}),
                  "softmax": ("Softmax", {"dim": -1})}
 # fastnn output -> the loss a network built from torch gets unless told otherwise
 _LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
-                    "identity": "mse", "tanh": "mse", "relu": "mse"}
+                    "identity": "mse", "tanh": "mse", "relu": "mse", "leaky_relu": "mse",
+                    "elu": "mse", "softplus": "mse"}
 
 
 # -- scikit-learn ---------------------------------------------------------------------------
@@ -63,12 +68,12 @@ def to_sklearn(net, classes=None):
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import LabelBinarizer
 
-    from .sklearn import _ACTIVATIONS
+    from .sklearn import _SKLEARN_ACTIVATIONS
 
     if not isinstance(net, Network):
         raise TypeError(f"to_sklearn takes a Network; got {type(net).__name__}")
     hidden = set(net.hidden_activations) or {"identity"}
-    to_sklearn_name = {ours: theirs for theirs, ours in _ACTIVATIONS.items()}
+    to_sklearn_name = {ours: theirs for theirs, ours in _SKLEARN_ACTIVATIONS.items()}
     if len(hidden) > 1 or not hidden <= set(to_sklearn_name):
         raise ValueError(f"scikit-learn's MLPs use one hidden activation of "
                          f"{', '.join(sorted(to_sklearn_name))}; this network has "
@@ -159,6 +164,11 @@ def from_torch(sequential, loss=None, backend="auto"):
             if kind is torch.nn.Softmax and module.dim not in (-1, 1):
                 raise ValueError(f"layer {position} ({module}): only a softmax over the "
                                  f"features (dim=-1) has a fastnn counterpart")
+            arguments = TORCH_MODULES[names[kind]][1]
+            if kind is not torch.nn.Softmax and any(
+                    getattr(module, k) != v for k, v in arguments.items() if k != "threshold"):
+                raise ValueError(f"layer {position} ({module}): fastnn's {names[kind]} has "
+                                 f"{', '.join(f'{k}={v}' for k, v in arguments.items())}")
             activations.append(names[kind])
         else:
             raise ValueError(f"layer {position} ({module}) has no fastnn counterpart; "

@@ -7,12 +7,12 @@ probability underflows to 0. The cost over m samples is J = (1/m) sum_i L(y_i, a
 =====================  ===========  ===================================  ===================
 name                   output       L(y, a)                              dL/dz
 =====================  ===========  ===================================  ===================
-mse                    not softmax  1/2 sum_k (a_k - y_k)^2              (a - y) f'(a)
+mse                    element-wise 1/2 sum_k (a_k - y_k)^2              (a - y) f'(a)
 cross_entropy          softmax      -sum_k y_k log a_k                   a sum_k y_k - y
 binary_cross_entropy   sigmoid      -sum_k y_k log a_k + (1-y_k) log(1-a_k)   a - y
 poisson                exp          sum_k a_k - y_k log a_k + y_k log y_k - y_k   a - y
-mae                    not softmax  sum_k |r_k|,  r = a - y              sign(r) f'(a)
-huber                  not softmax  sum_k h(r_k), r = a - y              clip(r, -d, d) f'(a)
+mae                    element-wise sum_k |r_k|,  r = a - y              sign(r) f'(a)
+huber                  element-wise sum_k h(r_k), r = a - y              clip(r, -d, d) f'(a)
 =====================  ===========  ===================================  ===================
 
 h is Huber's loss with threshold d (`huber_delta`, default 1): r^2 / 2 where |r| <= d, else
@@ -93,7 +93,7 @@ LOSSES = {"mse": mse, "cross_entropy": cross_entropy,
           "huber": huber}
 
 #: name -> the output activations the loss may follow
-_ELEMENTWISE_OUTPUTS = ("identity", "sigmoid", "tanh", "relu")
+_ELEMENTWISE_OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")
 LOSS_OUTPUTS = {
     "mse": _ELEMENTWISE_OUTPUTS,
     "cross_entropy": ("softmax",),

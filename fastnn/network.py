@@ -60,9 +60,11 @@ class Network:
     layers : sequence of int
         Widths [n_in, hidden..., n_out]; no hidden layer ([n_in, n_out]) is allowed.
     activation : str or sequence of str, default "sigmoid"
-        Hidden activation: one of identity, sigmoid, tanh, relu; or one name per hidden layer.
+        Hidden activation: one of identity, sigmoid, tanh, relu, leaky_relu (slope 0.01), elu
+        (alpha 1) or softplus; or one name per hidden layer.
     output : str, default "sigmoid"
-        Output activation: identity, sigmoid, tanh, relu, softmax or exp.
+        Output activation: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus (with
+        mse, mae or huber), softmax or exp.
     loss : str, default "mse"
         mse (1/2 squared error; output identity, sigmoid, tanh or relu), mae (absolute
         error) or huber (squared near 0, absolute beyond huber_delta) with the same outputs,

@@ -35,12 +35,45 @@ def _unary(op):
     return node
 
 
+def _composite(helper, x, y, steps):
+    """Nodes for y = f(x) from elementary operators, which ONNX Runtime runs in float64 too
+    (its Elu, LeakyRelu and Softplus kernels are float32 only). Each step is (operator,
+    inputs, output): inputs name "x", an earlier output, or a number (a constant of x's type:
+    a double Constant, then CastLike); output "y" is the result."""
+    from onnx import TensorProto
+
+    names, nodes = {"x": x, "y": y}, []
+    for k, (op, inputs, output) in enumerate(steps):
+        wired = []
+        for j, item in enumerate(inputs):
+            if isinstance(item, float):
+                constant = f"{y}_c{k}_{j}"
+                nodes.append(helper.make_node("Constant", [], [constant + "_d"], value=helper.make_tensor(
+                    constant + "_v", TensorProto.DOUBLE, [], [item])))
+                nodes.append(helper.make_node("CastLike", [constant + "_d", x], [constant]))
+                wired.append(constant)
+            else:
+                wired.append(names[item])
+        names.setdefault(output, f"{y}_{output}")
+        nodes.append(helper.make_node(op, wired, [names[output]]))
+    return nodes
+
+
 # fastnn activation -> the nodes computing y = f(x) (None: y is x)
 ACTIVATION_NODES = {
     "identity": None,
     "sigmoid": _unary("Sigmoid"),
     "tanh": _unary("Tanh"),
     "relu": _unary("Relu"),
+    "leaky_relu": lambda helper, x, y: _composite(helper, x, y, [
+        ("Mul", ["x", 0.01], "scaled"), ("Max", ["x", "scaled"], "y")]),
+    "elu": lambda helper, x, y: _composite(helper, x, y, [
+        ("Min", ["x", 0.0], "negative"), ("Exp", ["negative"], "e"), ("Sub", ["e", 1.0], "em1"),
+        ("Greater", ["x", 0.0], "positive"), ("Where", ["positive", "x", "em1"], "y")]),
+    "softplus": lambda helper, x, y: _composite(helper, x, y, [  # max(x, 0) + log(1 + e^-|x|)
+        ("Abs", ["x"], "size"), ("Neg", ["size"], "minus"), ("Exp", ["minus"], "e"),
+        ("Add", ["e", 1.0], "sum"), ("Log", ["sum"], "log"), ("Max", ["x", 0.0], "relu"),
+        ("Add", ["relu", "log"], "y")]),
     "exp": _unary("Exp"),
     "softmax": lambda helper, x, y: [helper.make_node("Softmax", [x], [y], axis=-1)],
 }

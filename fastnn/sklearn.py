@@ -4,8 +4,9 @@ rules), trained by fastnn's compiled kernels.
 
 Change ``from sklearn.neural_network import MLPClassifier`` to
 ``from fastnn import MLPClassifier`` and keep everything else. Beyond scikit-learn's solvers
-(lbfgs, sgd, adam), any optimizer name of fastnn.optim is accepted; float32 input trains in
-float32 (lbfgs too).
+(lbfgs, sgd, adam), any optimizer name of fastnn.optim is accepted, and beyond its
+activations (identity, logistic, tanh, relu) fastnn's leaky_relu, elu and softplus; float32
+input trains in float32 (lbfgs too).
 """
 import operator
 import warnings
@@ -40,8 +41,11 @@ def __dir__():  # tab completion shows the public names only
     return __all__
 
 
-# scikit-learn's activation -> fastnn's; its out_activation_ -> fastnn's (output, loss)
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+# scikit-learn's activation -> fastnn's (the drop-ins also take fastnn's newer ones by their
+# names); its out_activation_ -> fastnn's (output, loss)
+_SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_ACTIVATIONS = {**_SKLEARN_ACTIVATIONS, "leaky_relu": "leaky_relu", "elu": "elu",
+                "softplus": "softplus"}
 _OUTPUTS = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),
             "identity": ("identity", "mse"), "exp": ("exp", "poisson")}
 _STOCHASTIC = ("sgd", "adam")
@@ -109,6 +113,7 @@ class _BaseMLP(BaseEstimator):
     _parameter_constraints = {
         **MLP_PARAMETER_CONSTRAINTS,
         "solver": [StrOptions({"lbfgs", "sgd", "adam", *OPTIMIZERS})],
+        "activation": [StrOptions(set(_ACTIVATIONS))],
     }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,

@@ -2,13 +2,14 @@
 # `cols` entries of a row-major matrix whose rows are `ld` apart (a column block of a layer,
 # when a product is split over threads); callers guarantee the shapes. The derivative is
 # taken from the activation's output a = f(z), so z need not be kept:
-#   identity 1, sigmoid a(1-a), tanh 1-a^2, relu [a > 0].
+#   identity 1, sigmoid a(1-a), tanh 1-a^2, relu [a > 0], leaky_relu 1 or 0.01 (a > 0 or
+#   not), elu 1 or a + 1, softplus 1 - e^-a (each is increasing, so a alone tells z's side).
 # softmax and exp are output activations only: their derivatives enter through the loss.
 # NaN propagates as in NumPy: relu(NaN) is NaN, and a NaN activation keeps its delta.
 from cython cimport floating
 from libc.math cimport fabs
 
-from _fmath cimport exp_nonpositive, fexp, ftanh
+from _fmath cimport exp_nonpositive, expm1_nonpositive, fexp, log1p_unit
 
 # Codes shared with fastnn/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -18,6 +19,9 @@ cdef enum:
     RELU = 3
     SOFTMAX = 4
     EXP = 5
+    LEAKY_RELU = 6
+    ELU = 7
+    SOFTPLUS = 8
 
 
 cdef inline floating sigmoid(floating z) noexcept nogil:
@@ -59,18 +63,30 @@ cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil
     """z <- f(z) over n consecutive entries (element-wise activations): one loop per
     activation, so that each compiles to vector instructions."""
     cdef Py_ssize_t j
+    cdef floating e
     if act == SIGMOID:
         for j in range(n):
             z[j] = sigmoid(z[j])
-    elif act == TANH:
+    elif act == TANH:  # -expm1(-2|z|) / (2 + expm1(-2|z|)), signed: no libm call per entry
         for j in range(n):
-            z[j] = ftanh(z[j])
+            e = expm1_nonpositive(-2 * fabs(z[j]))
+            e = -e / (2 + e)
+            z[j] = e if z[j] >= 0 else -e
     elif act == RELU:
         for j in range(n):
             z[j] = 0 if z[j] < 0 else z[j]
     elif act == EXP:
         for j in range(n):
             z[j] = fexp(z[j])
+    elif act == LEAKY_RELU:
+        for j in range(n):
+            z[j] = z[j] if z[j] > 0 else <floating> 0.01 * z[j]
+    elif act == ELU:
+        for j in range(n):
+            z[j] = z[j] if z[j] > 0 else expm1_nonpositive(z[j] if z[j] < 0 else 0)
+    elif act == SOFTPLUS:  # max(z, 0) + log1p(e^-|z|): finite for any z
+        for j in range(n):
+            z[j] = (z[j] if z[j] > 0 else 0) + log1p_unit(exp_nonpositive(-fabs(z[j])))
 
 
 cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int ld,
@@ -106,6 +122,15 @@ cdef inline void multiply_derivative_run(int act, floating* delta, const floatin
     elif act == RELU:
         for j in range(n):
             delta[j] = 0 if a[j] <= 0 else delta[j]
+    elif act == LEAKY_RELU:
+        for j in range(n):
+            delta[j] = delta[j] if a[j] > 0 else <floating> 0.01 * delta[j]
+    elif act == ELU:
+        for j in range(n):
+            delta[j] = delta[j] if a[j] > 0 else delta[j] * (a[j] + 1)
+    elif act == SOFTPLUS:  # sigmoid(z) = 1 - e^-a, a > 0
+        for j in range(n):
+            delta[j] = -delta[j] * expm1_nonpositive(-a[j])
 
 
 cdef inline void multiply_derivative(int act, floating* delta, const floating* a, int rows,

@@ -2,7 +2,7 @@
 # arithmetic stays float32 end to end. Plus exp_nonpositive, the exponential the activations
 # and losses need (always of a number <= 0), written so that loops calling it vectorize.
 from cython cimport floating
-from libc.math cimport exp, expf, log, logf, log1p, log1pf, sqrt, sqrtf, tanh, tanhf
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, sqrt, sqrtf
 from libc.string cimport memcpy
 
 
@@ -32,13 +32,6 @@ cdef inline floating fsqrt(floating x) noexcept nogil:
         return sqrtf(x)
     else:
         return sqrt(x)
-
-
-cdef inline floating ftanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
 
 
 cdef inline floating exp_nonpositive(floating x) noexcept nogil:
@@ -91,3 +84,52 @@ cdef inline floating exp_nonpositive(floating x) noexcept nogil:
         fbits = (fbits - fshift + (127 + 24)) << 23
         memcpy(&fscale, &fbits, 4)
         return fp * fscale * <float> 5.9604644775390625e-08  # 2^-24
+
+
+cdef inline floating expm1_nonpositive(floating x) noexcept nogil:
+    """e^x - 1 for x <= 0, without a call (loops of it vectorize): near 0, where e^x - 1
+    would cancel, its Taylor series by Horner's rule (|x| < 1/32: degree 8 in double, 5 in
+    float, both below half an ulp); elsewhere exp_nonpositive(x) - 1, whose absolute error
+    is an ulp of 1. A select, not a branch."""
+    cdef floating series
+    if floating is double:
+        series = x * (1 + x / 2 * (1 + x / 3 * (1 + x / 4 * (1 + x / 5 * (
+            1 + x / 6 * (1 + x / 7 * (1 + x / 8)))))))
+    else:
+        series = x * (1 + x / 2 * (1 + x / 3 * (1 + x / 4 * (1 + x / 5))))
+    return series if x > <floating> -0.03125 else exp_nonpositive(x) - 1
+
+
+cdef inline floating log1p_unit(floating t) noexcept nogil:
+    """log(1 + t) for 0 <= t <= 1, without a call: 2 atanh(s) with s = t / (2 + t) <= 1/3,
+    by its series 2 s sum_k s^2k / (2k + 1), cut where the terms fall below half an ulp (17
+    terms in double, 8 in float)."""
+    cdef floating s = t / (2 + t)
+    cdef floating q = s * s
+    cdef floating series
+    if floating is double:
+        series = 1.0 / 33
+        series = 1.0 / 31 + q * series
+        series = 1.0 / 29 + q * series
+        series = 1.0 / 27 + q * series
+        series = 1.0 / 25 + q * series
+        series = 1.0 / 23 + q * series
+        series = 1.0 / 21 + q * series
+        series = 1.0 / 19 + q * series
+        series = 1.0 / 17 + q * series
+        series = 1.0 / 15 + q * series
+        series = 1.0 / 13 + q * series
+        series = 1.0 / 11 + q * series
+        series = 1.0 / 9 + q * series
+        series = 1.0 / 7 + q * series
+        series = 1.0 / 5 + q * series
+        series = 1.0 / 3 + q * series
+    else:
+        series = <float> (1.0 / 15)
+        series = <float> (1.0 / 13) + q * series
+        series = <float> (1.0 / 11) + q * series
+        series = <float> (1.0 / 9) + q * series
+        series = <float> (1.0 / 7) + q * series
+        series = <float> (1.0 / 5) + q * series
+        series = <float> (1.0 / 3) + q * series
+    return 2 * s * (1 + q * series)

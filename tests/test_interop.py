@@ -169,16 +169,26 @@ def test_from_torch_predicts_what_torch_computes(dtype):
     with torch.no_grad():
         expected = model(torch.from_numpy(X)).numpy()
     _close(net.predict(X), expected, dtype)
+    # the newer activations, and their torch arguments checked
+    model = nn.Sequential(nn.Linear(6, 10), nn.LeakyReLU(), nn.Linear(10, 8), nn.ELU(),
+                          nn.Linear(8, 3), nn.Softplus()).to(tdtype).eval()
+    net = fnn.Network.from_torch(model)
+    assert list(net.hidden_activations) == ["leaky_relu", "elu"] and net.output == "softplus"
+    X = 10 * X  # beyond softplus's threshold (20) too
+    with torch.no_grad():
+        expected = model(torch.from_numpy(X)).numpy()
+    _close(net.predict(X), expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("output, loss", [("identity", "mse"), ("sigmoid", "binary_cross_entropy"),
                                           ("softmax", "cross_entropy"), ("tanh", "mse"),
-                                          ("relu", "mse")])
+                                          ("relu", "mse"), ("leaky_relu", "mae"), ("elu", "huber"),
+                                          ("softplus", "mse")])
 def test_to_torch_computes_what_the_network_computes(dtype, output, loss):
     torch = _torch()
-    net = fnn.Network([5, 9, 6, 3], activation=["tanh", "relu"], output=output, loss=loss,
-                      dtype=dtype, seed=4)
+    hidden = ["tanh", "relu"] if output in ("identity", "sigmoid", "softmax") else ["elu", "softplus"]
+    net = fnn.Network([5, 9, 6, 3], activation=hidden, output=output, loss=loss, dtype=dtype, seed=4)
     model = net.to_torch()
     X = np.random.default_rng(1).standard_normal((40, 5)).astype(dtype)
     with torch.no_grad():
@@ -187,7 +197,7 @@ def test_to_torch_computes_what_the_network_computes(dtype, output, loss):
     _close(theirs, net.predict(X), dtype)
     back = fnn.Network.from_torch(model, loss=loss)
     np.testing.assert_array_equal(back.params, net.params)
-    assert back.output == output and list(back.hidden_activations) == ["tanh", "relu"]
+    assert back.output == output and list(back.hidden_activations) == hidden
 
 
 def test_to_torch_without_biases_and_back():
@@ -222,3 +232,13 @@ def test_from_torch_wants_a_sequential_and_to_torch_an_exp_free_network():
         fnn.Network.from_torch(torch.nn.Linear(3, 4))
     with pytest.raises(ValueError, match="'exp' .* has no torch.nn module"):
         fnn.Network([3, 2], output="exp", loss="poisson").to_torch()
+
+
+def test_from_torch_refuses_activation_arguments_fastnn_lacks():
+    torch = _torch()
+    nn = torch.nn
+    for module, message in ((nn.LeakyReLU(0.2), "leaky_relu has negative_slope=0.01"),
+                            (nn.ELU(alpha=0.5), "elu has alpha=1.0"),
+                            (nn.Softplus(beta=2.0), "softplus has beta=1.0")):
+        with pytest.raises(ValueError, match=message):
+            fnn.Network.from_torch(nn.Sequential(nn.Linear(3, 4), module, nn.Linear(4, 1)))

@@ -12,7 +12,9 @@ from fastnn.losses import LOSS_CODES, LOSS_OUTPUTS, LOSSES
 
 SCIPY = {"identity": lambda z: z, "sigmoid": expit, "tanh": np.tanh,
          "relu": lambda z: np.maximum(z, 0), "softmax": lambda z: softmax(z, axis=1),
-         "exp": np.exp}
+         "exp": np.exp, "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+         "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+         "softplus": lambda z: np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)}
 EXTREME = np.array([[-1e4, -50.0, -1.0, 0.0, 1e-300, 2.0, 50.0, 1e4]])
 
 
@@ -35,14 +37,17 @@ def test_activation_kernel(name, dtype):
 @pytest.mark.parametrize("name", DERIVATIVES)
 def test_derivative_kernel_and_bias_gradient(name):
     rng = np.random.default_rng(1)
-    a = SCIPY[name](rng.standard_normal((6, 4)))
+    z = rng.standard_normal((6, 4))
+    a = SCIPY[name](z)
     delta = rng.standard_normal((6, 4))
+    # f'(z) written from z: the kernels take it from a alone
     slope = {"identity": np.ones_like(a), "sigmoid": a * (1 - a), "tanh": 1 - a ** 2,
-             "relu": (a > 0).astype(float)}[name]
+             "relu": (a > 0).astype(float), "leaky_relu": np.where(z > 0, 1, 0.01),
+             "elu": np.where(z > 0, 1, np.exp(z)), "softplus": expit(z)}[name]
     compiled, grad_bias = delta.copy(), np.full(4, np.nan)
     _activations.multiply_derivative_(ACTIVATION_CODES[name], compiled, a, grad_bias)
-    np.testing.assert_allclose(compiled, delta * slope, rtol=1e-15)
-    np.testing.assert_allclose(DERIVATIVES[name](a, delta.copy()), delta * slope, rtol=1e-15)
+    np.testing.assert_allclose(compiled, delta * slope, rtol=1e-14)
+    np.testing.assert_allclose(DERIVATIVES[name](a, delta.copy()), delta * slope, rtol=1e-14)
     np.testing.assert_allclose(grad_bias, (delta * slope).sum(axis=0), rtol=1e-13)
 
 

@@ -14,11 +14,13 @@ from onnx import helper  # noqa: E402
 
 from conftest import assert_close_to_scale  # noqa: E402
 
+from fastnn.activations import HIDDEN_ACTIVATIONS  # noqa: E402
 from fastnn.onnx import export  # noqa: E402
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 OUTPUTS = {"identity": "mse", "sigmoid": "binary_cross_entropy", "tanh": "mse", "relu": "mse",
-           "softmax": "cross_entropy", "exp": "poisson"}
+           "softmax": "cross_entropy", "exp": "poisson", "leaky_relu": "huber", "elu": "mae",
+           "softplus": "mse"}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def _with_hidden_outputs(path, n_layers):
     return hidden
 
 
-@pytest.mark.parametrize("hidden", ["identity", "sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
 @pytest.mark.parametrize("output", sorted(OUTPUTS))
 def test_every_layer_matches_onnx_runtime(tmp_path, dtype, hidden, output):
     net = fnn.Network([6, 9, 7, 4], activation=hidden, output=output, loss=OUTPUTS[output],

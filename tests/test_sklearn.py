@@ -434,3 +434,41 @@ def test_fit_callbacks_see_each_epoch_and_can_stop_it():
     assert epochs == [0, 1, 2]
     with pytest.raises(TypeError, match="a callback must be callable"):
         MLPClassifier(max_iter=1).fit(X, y, callbacks=[42])
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "softplus"])
+def test_drop_ins_take_fastnns_newer_activations(tmp_path, activation):
+    """The drop-ins train with leaky_relu, elu and softplus: scikit-learn's L-BFGS hook's
+    gradient against central differences of its own J, a fit that learns, and a file that
+    keeps the activation."""
+    from fastnn import MLPClassifier, MLPRegressor
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:400] / 16
+    clf = MLPClassifier(hidden_layer_sizes=(20,), activation=activation, max_iter=150,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y[:400])
+    assert clf.score(X, y[:400]) > 0.95
+    import fastnn
+    clf.save(tmp_path / "clf.npz")
+    loaded = fastnn.load(tmp_path / "clf.npz")
+    assert loaded.activation == activation
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    reg = MLPRegressor(hidden_layer_sizes=(6,), activation=activation, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X[:50, :8], X[:50, 8])
+    theta = np.concatenate([c.ravel() for c in reg.coefs_] + list(reg.intercepts_))
+    Y = X[:50, 8:9]
+    J, grad = reg._loss_grad_lbfgs(theta.copy(), X[:50, :8], Y, None)
+    eps, numeric = 1e-5, np.empty_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = eps
+        numeric[i] = (reg._loss_grad_lbfgs(theta + step, X[:50, :8], Y, None)[0]
+                      - reg._loss_grad_lbfgs(theta - step, X[:50, :8], Y, None)[0]) / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="activation"):
+        MLPClassifier(activation="swish").fit(X, y[:400])

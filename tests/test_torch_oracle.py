@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 TORCH_ACTIVATIONS = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-                     "relu": torch.relu, "softmax": lambda z: torch.softmax(z, dim=1)}
+                     "relu": torch.relu, "softmax": lambda z: torch.softmax(z, dim=1),
+                     "leaky_relu": F.leaky_relu, "elu": F.elu, "softplus": F.softplus}
 
 
 def torch_cost(net, X, Y, weight_decay):

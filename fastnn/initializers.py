@@ -8,7 +8,15 @@ glorot_uniform   U(-r, r), r = sqrt(6 / (n_in + n_out))     0
 he_normal        N(0, 2 / n_in)                             0
 normal           N(0, 0.01^2) (UFLDL, seed 001)             N(0, 0.01^2)
 uniform          2 U[0, 1) - 1 (iamtrask, seed 004)         2 U[0, 1) - 1
+he_uniform       U(-r, r), r = sqrt(6 / n_in)               0
+lecun_normal     N(0, 1 / n_in) truncated at 2 sd           0
+orthogonal       orthonormal columns (or rows) from QR      0
 ===============  =========================================  ==================
+
+he_uniform is torch's kaiming_uniform_ for relu; lecun_normal is Keras's and JAX's: a normal
+truncated to two standard deviations, its scale raised by 1/0.8796 so the variance is 1/n_in
+(for SELU-like activations); orthogonal is torch's orthogonal_ (the Q of a Gaussian matrix's
+QR decomposition, signs fixed by R's diagonal), gain 1.
 
 With ``Network([3, 4, 1], bias=False, init="uniform", seed=np.random.RandomState(1))`` the
 draws are those of iamtrask's ``np.random.seed(1); 2*np.random.random((3, 4)) - 1; ...``.
@@ -17,7 +25,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["glorot_uniform", "he_normal", "normal", "uniform", "INITIALIZERS"]
+__all__ = ["glorot_uniform", "he_normal", "normal", "uniform", "he_uniform", "lecun_normal",
+           "orthogonal", "INITIALIZERS"]
 
 
 def __dir__():  # tab completion shows the public names only
@@ -43,9 +52,36 @@ def uniform(rng, n_in, n_out, bias):
     return W, (2 * rng.random(n_out) - 1 if bias else None)
 
 
+def he_uniform(rng, n_in, n_out, bias):
+    limit = np.sqrt(6.0 / n_in)
+    return rng.uniform(-limit, limit, (n_in, n_out)), (np.zeros(n_out) if bias else None)
+
+
+#: the standard deviation of a standard normal truncated to [-2, 2]
+_TRUNCATED_SD = 0.87962566103423978
+
+
+def lecun_normal(rng, n_in, n_out, bias):
+    scale = np.sqrt(1.0 / n_in) / _TRUNCATED_SD
+    W = rng.normal(0.0, 1.0, (n_in, n_out))
+    outside = np.abs(W) > 2
+    while outside.any():  # redraw beyond two standard deviations
+        W[outside] = rng.normal(0.0, 1.0, int(outside.sum()))
+        outside = np.abs(W) > 2
+    return scale * W, (np.zeros(n_out) if bias else None)
+
+
+def orthogonal(rng, n_in, n_out, bias):
+    A = rng.normal(0.0, 1.0, (max(n_in, n_out), min(n_in, n_out)))
+    Q, R = np.linalg.qr(A)
+    Q *= np.where(np.diag(R) < 0, -1.0, 1.0)  # a uniform (Haar) draw, not QR's sign convention
+    return (Q if n_in >= n_out else Q.T), (np.zeros(n_out) if bias else None)
+
+
 #: name -> function(rng, n_in, n_out, bias) returning (W, b or None)
 INITIALIZERS = {"glorot_uniform": glorot_uniform, "he_normal": he_normal, "normal": normal,
-                "uniform": uniform}
+                "uniform": uniform, "he_uniform": he_uniform, "lecun_normal": lecun_normal,
+                "orthogonal": orthogonal}
 
 
 def as_rng(seed):

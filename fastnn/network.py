@@ -73,7 +73,8 @@ class Network:
     huber_delta : float, default 1.0
         The huber loss's threshold d: r^2 / 2 for |r| <= d, else d (|r| - d/2).
     init : str, default "glorot_uniform"
-        glorot_uniform, he_normal, normal or uniform. See fastnn.initializers.
+        glorot_uniform, he_normal, he_uniform, lecun_normal, orthogonal, normal or
+        uniform. See fastnn.initializers.
     bias : bool, default True
         False drops every bias (seed 004's network: a constant input column plays the bias).
     dtype : {"float64", "float32"}
@@ -331,6 +332,41 @@ class Network:
         return out
 
     predict = forward
+    __call__ = forward  # net(X), as a torch module is called
+
+    def summary(self, file=None):
+        """Print (to `file`, default standard output; file=False prints nothing) and return
+        a Keras-style table of the layers: units, activation, weights, biases and parameters
+        per layer, the total and the memory the parameters take.
+
+        >>> import fastnn as fnn
+        >>> text = fnn.Network([4, 8, 3], activation="relu", output="softmax",
+        ...                    loss="cross_entropy").summary(file=False)
+        >>> print(text.splitlines()[-1])
+        total: 67 parameters, 0.5 KiB in float64
+        """
+        import sys
+
+        rows = [("layer", "units", "activation", "weights", "biases", "parameters"),
+                ("input", f"{self.layers[0]:,}", "", "", "", "")]
+        for l, (n_in, n_out) in enumerate(zip(self.layers[:-1], self.layers[1:])):
+            weights, biases = n_in * n_out, n_out if self.bias else 0
+            activation = (self.hidden_activations + [self.output])[l]
+            rows.append((f"dense_{l + 1}", f"{n_out:,}", activation, f"{weights:,}",
+                         f"{biases:,}", f"{weights + biases:,}"))
+        widths = [max(len(row[k]) for row in rows) for k in range(6)]
+        lines = ["  ".join(cell.ljust(w) if k in (0, 2) else cell.rjust(w)
+                           for k, (cell, w) in enumerate(zip(row, widths))).rstrip()
+                 for row in rows]
+        rule = "-" * max(map(len, lines))
+        kib = self.n_params * self.dtype.itemsize / 1024
+        text = "\n".join([f"Network {'-'.join(map(str, self.layers))}, loss {self.loss}, "
+                          f"{self.backend} backend", rule, lines[0], rule, *lines[1:], rule,
+                          f"total: {self.n_params:,} parameters, {kib:.1f} KiB in {self.dtype.name}",
+                          ""])
+        if file is not False:
+            print(text, end="", file=sys.stdout if file is None else file)
+        return text
 
     def _forward_dask(self, X, batch_size):
         """A lazy dask array: forward over each block of rows (the columns in one block)."""

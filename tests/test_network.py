@@ -89,6 +89,56 @@ def test_initializer_distributions(init, check):
     assert check(net.weights[0], net.biases[0], 300, 200)
 
 
+@pytest.mark.parametrize("init", ["he_uniform", "lecun_normal", "orthogonal"])
+@pytest.mark.parametrize("shape", [(300, 200), (120, 400)])
+def test_newer_initializers_draw_what_their_references_draw(init, shape):
+    """Kolmogorov-Smirnov against samples of the reference distribution: torch's
+    kaiming_uniform_ (relu) and orthogonal_, scipy's normal truncated at 2 sd for Keras's
+    lecun_normal; orthogonal's columns (or rows) orthonormal."""
+    from scipy import stats
+
+    n_in, n_out = shape
+    W = fnn.Network([n_in, n_out], init=init, seed=0).weights[0]
+    assert not fnn.Network([n_in, n_out], init=init, seed=0).biases[0].any()
+    if init == "lecun_normal":
+        sd = np.sqrt(1 / n_in) / 0.87962566103423978
+        reference = stats.truncnorm(-2, 2, scale=sd).rvs(W.size, random_state=1)
+        assert np.abs(W).max() <= 2 * sd and abs(W.var() * n_in - 1) < 0.02
+    else:
+        torch = pytest.importorskip("torch")
+        torch.manual_seed(1)
+        T = torch.empty(n_out, n_in, dtype=torch.float64)  # torch's weight is (out, in)
+        if init == "he_uniform":
+            torch.nn.init.kaiming_uniform_(T, nonlinearity="relu")
+            assert np.abs(W).max() <= np.sqrt(6 / n_in)
+        else:
+            torch.nn.init.orthogonal_(T)
+            small = min(shape)
+            gram = W.T @ W if n_in >= n_out else W @ W.T
+            np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
+        reference = T.numpy().ravel()
+    assert stats.ks_2samp(W.ravel(), reference).pvalue > 1e-3
+
+
+def test_summary_and_call(capsys):
+    net = fnn.Network([784, 256, 128, 10], activation=["relu", "elu"], output="softmax",
+                      loss="cross_entropy", dtype="float32", seed=0)
+    text = net.summary()
+    assert capsys.readouterr().out.strip() == text.strip()
+    torch = pytest.importorskip("torch")
+    counts = [sum(p.numel() for p in m.parameters()) for m in net.to_torch()
+              if isinstance(m, torch.nn.Linear)]
+    lines = text.splitlines()
+    for l, count in enumerate(counts):
+        row = next(line for line in lines if line.startswith(f"dense_{l + 1} "))
+        assert f"{count:,}" in row
+    total = sum(counts)
+    assert f"total: {total:,} parameters" in text and f"{total * 4 / 1024:.1f} KiB" in text
+    assert "elu" in text and "softmax" in text and "cross_entropy" in text
+    X = np.random.default_rng(0).standard_normal((3, 784)).astype("float32")
+    np.testing.assert_array_equal(net(X), net.predict(X))
+
+
 def test_float32_end_to_end(backend):
     net = fnn.Network([3, 4, 2], dtype="float32", backend=backend, seed=0)
     X = np.ones((2, 3))

@@ -14,6 +14,7 @@ _NAMES = {"Network": "network", "Backprop": "network",
           "save_checkpoint": "checkpoint",
           "ModelFileError": "io", "load": "io", "save": "io",
           "gradcheck": "gradient_check", "config": "runtime", "show_config": "runtime",
+          "lr_find": "lr_finder", "LRFinderResult": "lr_finder",
           "MLPClassifier": "sklearn", "MLPRegressor": "sklearn"}
 _MODULES = ("onnx", "optim", "schedules")
 

@@ -136,6 +136,39 @@ def _fit(estimator, X, y, report):
     return interrupted, limit
 
 
+def _find_rate(args, estimator, X, y, classes):
+    """--lr-find: the range test on the estimator's network (same layers, activations,
+    initial-weight seed and update rule), its suggestion becoming learning_rate_init."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from .lr_finder import lr_find
+    from .optim import Adam, SGD, get_optimizer
+    from .sklearn import _as_sklearn_loss, _plain_network
+
+    if args.lr is not None:
+        raise CommandError("--lr-find chooses the learning rate: leave out --lr")
+    if args.optimizer in ("lbfgs", "bfgs", "annealing"):
+        raise CommandError(f"--lr-find needs an optimizer with a learning rate, not {args.optimizer}")
+    X = X.toarray() if hasattr(X, "toarray") else X
+    Y = (LabelBinarizer().fit_transform(y) if classes else y.reshape(-1, 1)).astype(X.dtype)
+    out = "identity" if not classes else "softmax" if Y.shape[1] > 1 else "logistic"
+    net = _as_sklearn_loss(_plain_network(estimator.activation, out,
+                                          [X.shape[1], *args.hidden, Y.shape[1]], X.dtype))
+    net.initialize(args.seed)
+    rule = {"adam": Adam(betas=(0.9, 0.999), eps=1e-8),
+            "sgd": SGD(momentum=0.9, nesterov=True)}.get(args.optimizer) or get_optimizer(args.optimizer)
+    result = lr_find(net, X, Y, optimizer=rule, batch_size=estimator._batch_size(len(X)),
+                     seed=args.seed)
+    if result.suggestion is None:
+        print("learning-rate range test: the loss never fell; keeping lr "
+              f"{estimator.learning_rate_init:g}")
+        return
+    estimator.learning_rate_init = result.suggestion
+    print(f"learning-rate range test: {len(result.lrs)} batches from lr {result.lrs[0]:.3g} to "
+          f"{result.lrs[-1]:.3g}{' (stopped: the loss diverged)' if result.diverged else ''}; "
+          f"suggested lr {result.suggestion:.3g}, used")
+
+
 def _score_text(task, score):
     return f"{100 * score:.2f}%" if task == "classification" else f"{score:.4f}"
 
@@ -206,6 +239,8 @@ def train(args):
           f"and {len(X_test)} test rows; {len(numeric)} numeric columns (standardized)"
           f"{f', {len(categorical)} categorical ({encoded} one-hot features)' if categorical else ''}; "
           f"{task} of {target!r} ({why})")
+    if args.lr_find:
+        _find_rate(args, estimator, X_fit, y_fit, classes)
     print(f"network {widths} {args.activation}/{'identity' if not classes else 'softmax' if y.nunique() > 2 else 'logistic'}, "
           f"{args.optimizer}"
           f"{'' if args.optimizer == 'lbfgs' else f' lr {estimator.learning_rate_init:g}'}, "

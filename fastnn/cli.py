@@ -129,6 +129,9 @@ def build_parser():
                        default="adam")
     model.add_argument("--lr", type=_positive_float, default=None,
                        help="initial learning rate (default 0.001)")
+    model.add_argument("--lr-find", action="store_true",
+                       help="run the learning-rate range test first (fastnn.lr_find) and train "
+                            "with the rate it suggests")
     model.add_argument("--alpha", type=_non_negative_float, default=1e-4,
                        help="L2 penalty (default 0.0001)")
     model.add_argument("--epochs", type=_positive_int, default=200,

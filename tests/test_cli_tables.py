@@ -316,3 +316,17 @@ def test_a_table_model_file_is_checked_on_load(iris_model, tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(fnn.ModelFileError, match="not a sound fastnn table model"):
         fnn.load(tmp_path / "bad.npz")
+
+
+def test_lr_find_chooses_the_rate(tmp_path, capsys):
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    status, out, err = run(capsys, "train", "--data", tmp_path / "iris.csv", "--lr-find",
+                           "--no-progress", "--save", tmp_path / "m.npz")
+    assert status == 0, err
+    suggested = float(re.search(r"suggested lr ([\d.e+-]+), used", out).group(1))
+    assert 1e-4 < suggested < 1 and number_after(out, "test accuracy") >= 90
+    assert fnn.load(tmp_path / "m.npz").named_steps["mlp"].learning_rate_init == pytest.approx(suggested, rel=1e-2)
+    network = next(line for line in out.splitlines() if line.startswith("network "))
+    assert f"lr {fnn.load(tmp_path / 'm.npz').named_steps['mlp'].learning_rate_init:g}" in network
+    one_line_error(capsys, ["train", "--data", tmp_path / "iris.csv", "--lr-find", "--lr", "0.1"],
+                   "--lr-find chooses the learning rate: leave out --lr")

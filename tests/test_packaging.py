@@ -169,7 +169,7 @@ def test_readme_quick_start_runs_as_shown():
 
 PUBLIC_MODULES = ["activations", "checkpoint", "gradient_check", "history", "initializers",
                   "interop", "io", "losses", "network", "onnx", "optim", "runtime", "schedules",
-                  "sklearn", "table_model", "tables"]
+                  "sklearn", "table_model", "tables", "lr_finder"]
 
 
 def test_dir_shows_the_public_names():

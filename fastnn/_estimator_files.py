@@ -67,16 +67,17 @@ def _header_and_buffers(estimator, net):
     return {**_model_header(net), "estimator": part}, buffers
 
 
-def save_estimator(estimator, path):
-    """Write a fitted drop-in to `path` (.npz), atomically."""
+def save_estimator(estimator, path, extra=None):
+    """Write a fitted drop-in to `path` (.npz), atomically; `extra` adds parts to the header
+    (a table model's "table": fastnn/table_model.py)."""
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
     net = estimator._network()
     check_finite(net.params, path)
     header, buffers = _header_and_buffers(estimator, net)
-    _write_atomically(path, header=np.array(json.dumps(header)), params=net.params,
-                      optimizer_buffers=buffers)
+    _write_atomically(path, header=np.array(json.dumps({**header, **(extra or {})})),
+                      params=net.params, optimizer_buffers=buffers)
 
 
 def _fail(path, what):

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .cli import ACTIVATIONS, CommandError, _check_output_path, _image_format, _need_matplotlib
+from .cli import ACTIVATIONS, CommandError, _check_output_path, _need_matplotlib
 
 #: the loss may grow this many times over its best before the run is called diverging
 _BLOW_UP = 100.0
@@ -33,12 +33,17 @@ def _training_table(args, notes):
     return read_table(args.data, args.delimiter, args.header, notes), args.data
 
 
+def _missing(frame):
+    """Missing values per column, for the columns that have any."""
+    counts = frame.isna().sum()
+    return counts[counts > 0]
+
+
 def _refuse_missing(X, y, impute, source):
     if y.isna().any():
         raise CommandError(f"{source}: the target column {y.name!r} has {int(y.isna().sum())} "
                            "missing values; remove those rows (a target is not imputed)")
-    counts = X.isna().sum()
-    counts = counts[counts > 0]
+    counts = _missing(X)
     if len(counts) and impute is None:
         raise CommandError(f"{source}: {int(counts.sum())} missing values in {len(counts)} "
                            f"column(s) ({_listed(counts.index)}); fill them with --impute "
@@ -62,18 +67,28 @@ def _split(X, y, fraction, seed, stratify, what):
 
 
 def _estimator(args, task):
-    from .optim import AWSGD, FirstOrder, get_optimizer
     from .sklearn import MLPClassifier, MLPRegressor
 
-    if args.lr is not None and args.optimizer != "adam" and args.optimizer != "sgd":
-        rule = get_optimizer(args.optimizer) if args.optimizer != "lbfgs" else None
-        rule = rule.step if isinstance(rule, AWSGD) else rule
-        if not isinstance(rule, FirstOrder):
-            raise CommandError(f"--lr does not apply to {args.optimizer}")
     cls = MLPClassifier if task == "classification" else MLPRegressor
-    return cls(hidden_layer_sizes=tuple(args.hidden), activation=ACTIVATIONS[args.activation],
-               solver=args.optimizer, alpha=args.alpha, batch_size=args.batch_size or "auto",
-               learning_rate_init=args.lr or 0.001, max_iter=args.epochs, random_state=args.seed)
+    estimator = cls(hidden_layer_sizes=tuple(args.hidden), activation=ACTIVATIONS[args.activation],
+                    solver=args.optimizer, alpha=args.alpha, batch_size=args.batch_size or "auto",
+                    learning_rate_init=args.lr or 0.001, max_iter=args.epochs,
+                    random_state=args.seed)
+    if args.lr is not None and _rate_rule(estimator) is None:
+        raise CommandError(f"--lr does not apply to {args.optimizer}")
+    return estimator
+
+
+def _rate_rule(estimator):
+    """The first-order update rule the estimator's learning_rate_init drives (scikit-learn's
+    own for sgd and adam, AWSGD's inner step), or None for solvers without a rate."""
+    from .optim import AWSGD, FirstOrder, get_optimizer
+
+    if estimator.solver in ("sgd", "adam"):
+        return estimator._make_optimizer()
+    rule = None if estimator.solver == "lbfgs" else get_optimizer(estimator.solver)
+    rule = rule.step if isinstance(rule, AWSGD) else rule
+    return rule if isinstance(rule, FirstOrder) else None
 
 
 class _EpochReport:
@@ -86,21 +101,25 @@ class _EpochReport:
         self.warned, self.diverged = False, None
 
     def on_epoch_end(self, epoch, logs, estimator):
-        from sklearn.metrics import log_loss
+        from sklearn.metrics import accuracy_score, log_loss, r2_score
 
         loss = logs["loss"]
         self.loss.append(loss)
         shown = {"loss": f"{loss:.4g}"}
-        if self.validation is not None:
+        if self.validation is not None:  # one forward pass gives the loss and the score
             X_val, y_val = self.validation
             if self.task == "classification":
                 proba = estimator.predict_proba(X_val)
-                value = (log_loss(y_val, proba, labels=estimator.classes_)
-                         if np.isfinite(proba).all() else np.nan)
+                finite = np.isfinite(proba).all()
+                value = log_loss(y_val, proba, labels=estimator.classes_) if finite else np.nan
+                # predict's rule: the most probable class (0.5 threshold for two, ties to the first)
+                score = accuracy_score(y_val, estimator.classes_[proba.argmax(axis=1)]) if finite else np.nan
             else:  # scikit-learn's squared-error loss, in the standardized target's units
-                value = 0.5 * float(np.mean((estimator.predict(X_val) - y_val) ** 2))
+                predicted = estimator.predict(X_val)
+                value = 0.5 * float(np.mean((predicted - y_val) ** 2))
+                score = r2_score(y_val, predicted) if np.isfinite(value) else np.nan
             self.val_loss.append(value)
-            self.val_score.append(estimator.score(X_val, y_val) if np.isfinite(value) else np.nan)
+            self.val_score.append(score)
             shown.update(val_loss=f"{value:.4g}", **{
                 "val_acc" if self.task == "classification" else "val_r2": f"{self.val_score[-1]:.4g}"})
         self.bar.update(1)
@@ -142,12 +161,12 @@ def _find_rate(args, estimator, X, y, classes):
     from sklearn.preprocessing import LabelBinarizer
 
     from .lr_finder import lr_find
-    from .optim import Adam, SGD, get_optimizer
     from .sklearn import _as_sklearn_loss, _plain_network
 
     if args.lr is not None:
         raise CommandError("--lr-find chooses the learning rate: leave out --lr")
-    if args.optimizer in ("lbfgs", "bfgs", "annealing"):
+    rule = _rate_rule(estimator)
+    if rule is None:
         raise CommandError(f"--lr-find needs an optimizer with a learning rate, not {args.optimizer}")
     X = X.toarray() if hasattr(X, "toarray") else X
     Y = (LabelBinarizer().fit_transform(y) if classes else y.reshape(-1, 1)).astype(X.dtype)
@@ -155,8 +174,6 @@ def _find_rate(args, estimator, X, y, classes):
     net = _as_sklearn_loss(_plain_network(estimator.activation, out,
                                           [X.shape[1], *args.hidden, Y.shape[1]], X.dtype))
     net.initialize(args.seed)
-    rule = {"adam": Adam(betas=(0.9, 0.999), eps=1e-8),
-            "sgd": SGD(momentum=0.9, nesterov=True)}.get(args.optimizer) or get_optimizer(args.optimizer)
     result = lr_find(net, X, Y, optimizer=rule, batch_size=estimator._batch_size(len(X)),
                      seed=args.seed)
     if result.suggestion is None:
@@ -178,7 +195,8 @@ def train(args):
     from sklearn.preprocessing import StandardScaler
     from tqdm.auto import tqdm
 
-    from .table_model import assemble, column_kinds, decide_task, make_columns, save_table_model
+    from .table_model import (assemble, column_kinds, decide_task, holds_numbers, make_columns,
+                              preprocessor, save_table_model)
 
     for path in (args.save, args.plot):  # before any work: nothing is lost to a bad path
         if path:
@@ -202,8 +220,7 @@ def train(args):
         task, why = decide_task(y)
     else:
         task, why = args.task, "--task"
-    import pandas as pd
-    if task == "regression" and (not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+    if task == "regression" and not holds_numbers(y):
         raise CommandError(f"{source}: the target {target!r} holds {y.dtype} values, not numbers; "
                            "regression needs numbers (--task classification)")
     classes = task == "classification"
@@ -217,20 +234,18 @@ def train(args):
 
     started = time.perf_counter()
     columns = make_columns(numeric, categorical, args.impute).fit(X_train)
-
-    def features(part):
-        values = columns.transform(part)
-        return values.astype(np.float32) if args.dtype == "float32" else values
-
-    y_fit, target_scaler = y_train.to_numpy(), None
+    features = preprocessor(columns, args.dtype).transform  # the network's input, as the model makes it
+    target_scaler = None
     if not classes:  # the network learns the standardized target
-        target_scaler = StandardScaler().fit(y_fit.reshape(-1, 1).astype(np.float64))
-        y_fit = target_scaler.transform(y_fit.reshape(-1, 1).astype(np.float64)).ravel()
-    validation = None
-    if X_val is not None:
-        y_check = (y_val.to_numpy() if classes else
-                   target_scaler.transform(y_val.to_numpy().reshape(-1, 1).astype(np.float64)).ravel())
-        validation = (features(X_val), y_check)
+        target_scaler = StandardScaler().fit(y_train.to_numpy(np.float64).reshape(-1, 1))
+
+    def targets(part):
+        if target_scaler is None:
+            return part.to_numpy()
+        return target_scaler.transform(part.to_numpy(np.float64).reshape(-1, 1)).ravel()
+
+    y_fit = targets(y_train)
+    validation = None if X_val is None else (features(X_val), targets(y_val))
     X_fit = features(X_train)
     widths = "-".join(map(str, [X_fit.shape[1], *args.hidden,
                                 y.nunique() if classes and y.nunique() > 2 else 1]))
@@ -289,12 +304,11 @@ def train(args):
 
 
 def _plot_curves(path, report, task, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from ._files import write_atomically
+    from ._plotting import pyplot, save
+
+    plt = pyplot()
 
     epochs = np.arange(1, len(report.loss) + 1)
     with_validation = bool(report.val_loss)
@@ -322,7 +336,7 @@ def _plot_curves(path, report, task, title):
     loss_axes.legend()
     figure.suptitle(f"fastnn train: {title}")
     figure.tight_layout()
-    write_atomically(path, lambda handle: figure.savefig(handle, format=_image_format(path)))
+    save(figure, path)
     plt.close(figure)
 
 
@@ -349,32 +363,27 @@ def _matched(frame, features, target, source):
 
 def _check_values(model, X, source):
     """Missing values (when the model imputes none) and text in numeric columns, named."""
-    import pandas as pd
-
-    from .table_model import parts
+    from .table_model import holds_numbers, parts
 
     columns = parts(model)[0]
     for name, part, names in columns.transformers_:
         if name not in ("numeric", "categorical"):
             continue
-        counts = X[names].isna().sum()
-        counts = counts[counts > 0]
+        counts = _missing(X[names])
         if len(counts) and "impute" not in part.named_steps:
             raise CommandError(f"{source}: {int(counts.sum())} missing values in column(s) "
                                f"{_listed(counts.index)}; the model was trained without --impute")
         if name == "numeric":
             for column in names:
-                if not pd.api.types.is_numeric_dtype(X[column]) or pd.api.types.is_bool_dtype(X[column]):
+                if not holds_numbers(X[column]):
                     raise CommandError(f"{source}: column {column!r} holds {X[column].dtype} "
                                        "values; the model reads numbers there")
 
 
 def predict(args):
     """`fastnn predict`: returns the exit status."""
-    import pandas as pd
-
     from .io import load_with_header
-    from .tables import output_format, read_table, write_table
+    from .tables import output_format, read_table
 
     model, header = load_with_header(args.model)
     if args.output != "-":
@@ -385,7 +394,7 @@ def predict(args):
     for line in notes:
         _note(line)
     if "table" not in header:
-        return _predict_arrays(model, frame, args, write_table)
+        return _predict_arrays(model, frame, args)
     from .table_model import feature_names
 
     target = header["table"]["target"]["name"]
@@ -394,22 +403,33 @@ def predict(args):
         raise CommandError(f"--proba needs a classifier; {args.model} predicts {target!r} by regression")
     X = _matched(frame, feature_names(model), target, args.data)
     _check_values(model, X, args.data)
-    predictions = model.predict(X)
-    out = pd.DataFrame({target: predictions})
-    proba = None
-    if args.proba:
-        proba = model.predict_proba(X)
-        for k, label in enumerate(classes):
-            out[str(label)] = proba[:, k]
-    write_table(out, args.output, array=proba if args.proba else predictions)
+    _write_predictions(model, X, target, args)
     return 0
 
 
-def _predict_arrays(model, frame, args, write_table):
+def _write_predictions(model, X, name, args):
+    """The predicted labels (or values) in a column `name`; with --proba one probability
+    column per class, named by its label (a .npy file then holds the probabilities)."""
+    import pandas as pd
+
+    from .tables import write_table
+
+    predictions = model.predict(X)
+    out = pd.DataFrame({name: list(predictions) if predictions.ndim > 1 else predictions})
+    proba = None
+    if args.proba:
+        proba = model.predict_proba(X)
+        for k, label in enumerate(model.classes_):
+            out[str(label)] = proba[:, k]
+    write_table(out, args.output, array=predictions if proba is None else proba)
+
+
+def _predict_arrays(model, frame, args):
     """A network or drop-in file (no table part): the rows are numbers in the model's order."""
     import pandas as pd
 
     from .network import Network
+    from .tables import write_table
 
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if text:
@@ -426,13 +446,7 @@ def _predict_arrays(model, frame, args, write_table):
         write_table(pd.DataFrame(outputs, columns=[f"output_{k}" for k in range(outputs.shape[1])]),
                     args.output, array=outputs)
         return 0
-    predictions = model.predict(X)
-    out = pd.DataFrame({"prediction": list(predictions) if predictions.ndim > 1 else predictions})
-    if args.proba:
-        if not hasattr(model, "predict_proba"):
-            raise CommandError("--proba needs a classifier; this file holds a regressor")
-        proba = model.predict_proba(X)
-        for k, label in enumerate(model.classes_):
-            out[str(label)] = proba[:, k]
-    write_table(out, args.output, array=proba if args.proba else predictions)
+    if args.proba and not hasattr(model, "predict_proba"):
+        raise CommandError("--proba needs a classifier; this file holds a regressor")
+    _write_predictions(model, X, "prediction", args)
     return 0

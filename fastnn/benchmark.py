@@ -234,7 +234,7 @@ def run(quick=False, cores=None, workloads=None, batches=(32,), rounds=None, log
         environment = environment_info(threads, chosen)
         environment["missing"] = missing
         environment["gemm_rate_gflops"] = gemm_rates(sorted({d for w in workloads for d in WORKLOADS[w]}))
-        log(f"single-core GEMM rate: " + ", ".join(f"{d} {r:.1f} GFLOP/s"
+        log("single-core GEMM rate: " + ", ".join(f"{d} {r:.1f} GFLOP/s"
                                                    for d, r in environment["gemm_rate_gflops"].items()))
         workers = _Workers(names, threads, log)
         try:
@@ -376,15 +376,9 @@ def write_json(path, rows, environment, quick):
 def plot(path, rows, environment):
     """A bar chart of each contender's speed-up over the NumPy backend, one group per row of
     the table, values on the bars; the title names the machine, threads and date."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError('--plot needs matplotlib: pip install ".[plot]" in the fastnn '
-                          "checkout") from None
-    import numpy as np
+    from ._plotting import pyplot, save
 
+    plt = pyplot()
     timed = [r for r in rows if "error" not in r and "skipped" not in r
              and r["contender"] not in ("numpy", "gemm floor")]
     groups = []
@@ -423,9 +417,7 @@ def plot(path, rows, environment):
     figure.tight_layout(rect=(0, 0.025 * len(footnotes), 1, 1))
     for k, note in enumerate(footnotes):
         figure.text(0.01, 0.005 + 0.025 * k, note, fontsize=7)
-    from ._files import write_atomically
-    from .cli import _image_format
-    write_atomically(path, lambda handle: figure.savefig(handle, format=_image_format(path)))
+    save(figure, path)
     plt.close(figure)
 
 

@@ -7,8 +7,8 @@
 Errors print one line and exit with status 2.
 """
 import argparse
+import math
 import sys
-import time
 
 
 class CommandError(Exception):
@@ -32,16 +32,22 @@ def _positive_int(text):
     return value
 
 
-def _positive_float(text):
-    import numpy as np
+def _number(what, accept):
+    """An argparse type: a finite number for which accept(value) holds, else 'must be <what>'."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+
+_positive_float = _number("a positive number", lambda value: value > 0)
+_non_negative_float = _number("a number >= 0", lambda value: value >= 0)
+_fraction = _number("a number in (0, 1)", lambda value: 0 < value < 1)
 
 
 def _widths(text):
@@ -58,28 +64,6 @@ def _widths(text):
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "logistic", "sigmoid": "logistic",
                "identity": "identity", "leaky_relu": "leaky_relu", "elu": "elu",
                "softplus": "softplus"}
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
-    return value
-
-
-def _non_negative_float(text):
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
 
 
 def build_parser():
@@ -225,16 +209,13 @@ def bench(args):
 
 
 def _need_matplotlib():
+    """Refuse --plot before any work when matplotlib is missing."""
     import importlib.util
+
+    from ._plotting import MISSING
+
     if importlib.util.find_spec("matplotlib") is None:
-        raise CommandError('--plot needs matplotlib: pip install ".[plot]" from the fastnn '
-                           "checkout, or pip install matplotlib")
-
-
-def _image_format(path):
-    """The image format a chart's file name asks for (png when it names none)."""
-    import os
-    return os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+        raise CommandError(f"--plot: {MISSING}")
 
 
 def _check_output_path(path):

@@ -25,9 +25,7 @@ TORCH_MODULES = {"relu": ("ReLU", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tan
                  "softplus": ("Softplus", {"beta": 1.0, "threshold": 20.0}),
                  "softmax": ("Softmax", {"dim": -1})}
 # fastnn output -> the loss a network built from torch gets unless told otherwise
-_LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
-                    "identity": "mse", "tanh": "mse", "relu": "mse", "leaky_relu": "mse",
-                    "elu": "mse", "softplus": "mse"}
+_LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # else mse
 
 
 # -- scikit-learn ---------------------------------------------------------------------------
@@ -197,7 +195,7 @@ def from_torch(sequential, loss=None, backend="auto"):
     dtype = "float64" if linears[0].weight.dtype == torch.float64 else "float32"
     output = activations[-1]
     net = Network(layers, activation=activations[:-1], output=output,
-                  loss=_LOSS_FOR_OUTPUT[output] if loss is None else loss, bias=biased.pop(),
+                  loss=_LOSS_FOR_OUTPUT.get(output, "mse") if loss is None else loss, bias=biased.pop(),
                   dtype=dtype, backend=backend)
     for l, linear in enumerate(linears):
         net.weights[l][...] = linear.weight.detach().cpu().numpy().T

@@ -13,7 +13,7 @@ log(lr): the steepest descent of the (lag-free smoothed) log loss before its min
 passed in are left exactly as they were.
 """
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,18 +33,13 @@ class LRFinderResult:
     smoothed: np.ndarray
     suggestion: float = None
     diverged: bool = False
-    notes: list = field(default_factory=list)
 
     def plot(self, path=None, ax=None):
         """The smoothed loss against the rate (log axis), the suggestion marked; drawn on
         `ax` or a new figure, written to `path` when given. Needs matplotlib."""
-        try:
-            import matplotlib
-            if ax is None and path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("LRFinderResult.plot needs matplotlib: pip install matplotlib") from None
+        from ._plotting import pyplot, save
+
+        plt = pyplot(headless=ax is None and path is not None)
         figure = None
         if ax is None:
             figure, ax = plt.subplots(figsize=(6, 4))
@@ -58,11 +53,9 @@ class LRFinderResult:
         ax.set_title("learning-rate range test")
         ax.legend()
         if path is not None:
-            from ._files import write_atomically
-            from .cli import _image_format
             target = figure or ax.figure
             target.tight_layout()
-            write_atomically(path, lambda handle: target.savefig(handle, format=_image_format(path)))
+            save(target, path)
             if figure is not None:
                 plt.close(figure)
         return ax
@@ -84,7 +77,7 @@ def lr_find(net, X, Y, optimizer="sgd", start_lr=1e-7, end_lr=10.0, steps=100, b
     from ._validation import as_pair
     from .optim.base import check_real
     from .initializers import as_rng
-    from .network import Network
+    from .network import Network, _check_batch_size
     from .optim import FirstOrder, get_optimizer
 
     if not isinstance(net, Network):
@@ -103,9 +96,7 @@ def lr_find(net, X, Y, optimizer="sgd", start_lr=1e-7, end_lr=10.0, steps=100, b
         raise ValueError(f"need 0 <= beta < 1 and diverge > 1; got {beta} and {diverge}")
     X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs)
     n = X.shape[0]
-    rows = n if batch_size is None else min(int(batch_size), n)
-    if rows < 1:
-        raise ValueError(f"batch_size must be positive; got {batch_size!r}")
+    rows = n if batch_size is None else min(_check_batch_size(batch_size), n)
     trial = net.copy()
     rule.reset(trial.n_params, trial.dtype)
     rng = as_rng(seed)
@@ -145,7 +136,8 @@ def _steepest(result):
     from scipy.signal import savgol_filter
 
     losses = result.losses
-    count = int(np.isfinite(losses).sum()) if np.isfinite(losses).all() else int(np.argmin(np.isfinite(losses)))
+    finite = np.isfinite(losses)  # a run that diverged may end on a non-finite loss
+    count = len(losses) if finite.all() else int(np.argmin(finite))
     window = max(5, (count // 10) | 1)
     if count < window + 3 or (losses[:count] <= 0).any():
         return None

@@ -337,12 +337,13 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight, callbacks=()):
         fun = self._objective(X, Y, sample_weight)
-        iterations, stopped = [], []
+        iterations, stopped = 0, False
 
         def epoch_end(intermediate_result):  # scipy stops at StopIteration
-            iterations.append(None)
-            if self._epoch_end(callbacks, len(iterations) - 1, {"loss": float(intermediate_result.fun)}):
-                stopped.append(True)
+            nonlocal iterations, stopped
+            iterations += 1
+            if self._epoch_end(callbacks, iterations - 1, {"loss": float(intermediate_result.fun)}):
+                stopped = True
                 raise StopIteration
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1

@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["IMPUTE", "column_kinds", "decide_task", "make_columns", "assemble", "parts",
+__all__ = ["IMPUTE", "holds_numbers", "column_kinds", "decide_task", "make_columns", "preprocessor", "assemble", "parts",
            "feature_names", "save_table_model", "model_from"]
 
 
@@ -36,13 +36,17 @@ IMPUTE = ("mean", "median", "most_frequent")
 _MANY_VALUES, _ROWS_PER_CLASS = 20, 5
 
 
+def holds_numbers(column):
+    """Whether a column holds numbers (booleans count as categories, not numbers)."""
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def column_kinds(frame):
     """(numeric, categorical) column names: numbers are numeric; text, booleans and
     categories are categorical."""
-    import pandas as pd
-
-    numeric = [name for name in frame.columns if pd.api.types.is_numeric_dtype(frame[name])
-               and not pd.api.types.is_bool_dtype(frame[name])]
+    numeric = [name for name in frame.columns if holds_numbers(frame[name])]
     return numeric, [name for name in frame.columns if name not in numeric]
 
 
@@ -50,13 +54,12 @@ def decide_task(y):
     """("classification" or "regression", why) for a target column, as scikit-learn's
     type_of_target decides, except that whole numbers with many distinct values each on a
     few rows (a count such as a disease score) are a quantity."""
-    import pandas as pd
     from sklearn.utils.multiclass import type_of_target
 
     values = y.to_numpy()
     kind = type_of_target(values.astype(object) if values.dtype.kind in "OUST" else values)
     distinct = y.nunique()
-    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    numeric = holds_numbers(y)
     if kind == "continuous":
         return "regression", "the target holds fractional numbers"
     if kind in ("binary", "multiclass"):
@@ -101,17 +104,26 @@ def make_columns(numeric, categorical, impute=None):
     return ColumnTransformer(parts)
 
 
+def preprocessor(columns, dtype="float64"):
+    """The steps before the estimator: the (fitted) ColumnTransformer, then a cast to float32
+    when the network runs in float32. As a Pipeline, its transform gives the network's input."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    steps = [("columns", columns)]
+    if np.dtype(dtype) == np.float32:
+        steps.append(("float32", FunctionTransformer(_as_float32)))
+    return Pipeline(steps)
+
+
 def assemble(columns, estimator, target_scaler=None, dtype="float64"):
     """The model of fitted parts: Pipeline(columns, [float32 cast], estimator), inside a
     TransformedTargetRegressor when the target was standardized by `target_scaler`."""
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
-    steps = [("columns", columns), ("mlp", estimator)]
-    if np.dtype(dtype) == np.float32:
-        steps.insert(1, ("float32", FunctionTransformer(_as_float32)))
-    pipeline = Pipeline(steps)
+    pipeline = Pipeline(preprocessor(columns, dtype).steps + [("mlp", estimator)])
     if target_scaler is None:
         return pipeline
     model = TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler())
@@ -182,21 +194,13 @@ def _spec(model, target_name):
 
 def save_table_model(model, path, target_name="y"):
     """Write a model made by `fastnn train` (or by assemble) to `path` (.npz), atomically."""
-    import json
-
     from sklearn.utils.validation import check_is_fitted
 
-    from ._estimator_files import _header_and_buffers
-    from .io import _write_atomically, check_finite
+    from ._estimator_files import save_estimator
 
     estimator = parts(model)[1]
-    check_is_fitted(estimator)
-    spec = _spec(model, target_name)
-    net = estimator._network()
-    check_finite(net.params, path)
-    header, buffers = _header_and_buffers(estimator, net)
-    _write_atomically(path, header=np.array(json.dumps({**header, "table": spec})),
-                      params=net.params, optimizer_buffers=buffers)
+    check_is_fitted(estimator)  # before the spec reads fitted attributes
+    save_estimator(estimator, path, {"table": _spec(model, target_name)})
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                     r = z[<Py_ssize_t> i * n + j] - y[<Py_ssize_t> i * n + j]
                     row_total += 0.5 * r * r
                 total += sample_weight[i] * row_total
-    else:  # mae, huber: sum_k L(a_k - y_k), and their slopes into delta
+    else:  # mae, huber: sum_k L(a_k - y_k)
         activate_run(act, z, size)
         for i in range(rows):
             row_total = 0
@@ -158,18 +158,15 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                 row_total += residual_loss(loss, z[<Py_ssize_t> i * n + j] - y[<Py_ssize_t> i * n + j],
                                            huber_delta)
             total += row_total if sample_weight == NULL else sample_weight[i] * row_total
-        if delta == NULL:
-            return total
+    if delta == NULL:
+        return total
+    if loss == MAE or loss == HUBER:  # dL/da = their slope of a - y
         for i in range(rows):
             row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
             for j in range(n):
                 k = <Py_ssize_t> i * n + j
                 delta[k] = row_scale * residual_slope(loss, z[k] - y[k], huber_delta)
-        multiply_derivative_run(act, delta, z, size)
-        return total
-    if delta == NULL:
-        return total
-    if sample_weight == NULL:
+    elif sample_weight == NULL:
         for k in range(size):
             delta[k] = scale * (z[k] - y[k])
     else:
@@ -178,6 +175,6 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
             for j in range(n):
                 delta[<Py_ssize_t> i * n + j] = row_scale * (z[<Py_ssize_t> i * n + j]
                                                              - y[<Py_ssize_t> i * n + j])
-    if loss == MSE:  # dL/dz = (a - y) f'(a); with BCE and poisson it is a - y
+    if loss == MSE or loss == MAE or loss == HUBER:  # dL/dz = dL/da f'(a); BCE, poisson: a - y
         multiply_derivative_run(act, delta, z, size)
     return total

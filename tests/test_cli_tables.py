@@ -227,11 +227,23 @@ def test_validation_progress_summary_and_curves(tmp_path, capsys):
     frame = load_wine(as_frame=True).frame
     frame.to_csv(tmp_path / "wine.csv", index=False)
     status, out, err = run(capsys, "train", "--data", tmp_path / "wine.csv", "--validation-fraction",
-                           "0.2", "--epochs", "40", "--plot", tmp_path / "curves.svg")
+                           "0.2", "--epochs", "40", "--plot", tmp_path / "curves.svg",
+                           "--save", tmp_path / "wine.npz")
     assert status == 0, err
     assert "val_loss=" in err and "val_acc=" in err and "40/40" in err  # the progress bar
-    assert re.search(r"^validation loss: [\d.]+(e-?\d+)?, validation accuracy: [\d.]+% \(best [\d.]+% "
-                     r"at epoch \d+\)$", out, re.M), out
+    found = re.search(r"^validation loss: ([\d.]+(e-?\d+)?), validation accuracy: ([\d.]+)% \(best "
+                      r"[\d.]+% at epoch \d+\)$", out, re.M)
+    assert found, out
+    # the last epoch's figures against scikit-learn's metrics of the saved model on the same rows
+    from sklearn.metrics import accuracy_score, log_loss
+    from sklearn.model_selection import train_test_split
+    X, y = frame.drop(columns="target"), frame["target"]
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    _, X_val, _, y_val = train_test_split(X_train, y_train, test_size=0.2, random_state=0,
+                                          stratify=y_train)
+    model = fnn.load(tmp_path / "wine.npz")
+    assert float(found.group(3)) == pytest.approx(100 * accuracy_score(y_val, model.predict(X_val)), abs=0.006)
+    assert float(found.group(1)) == pytest.approx(log_loss(y_val, model.predict_proba(X_val)), rel=1e-3)
     loss = out.split("training loss: ")[1].split()[0]
     assert float(loss) > 0 and loss != "0.0000" and len(loss.replace(".", "").lstrip("0")) >= 3
     svg = (tmp_path / "curves.svg").read_text()

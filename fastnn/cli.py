@@ -7,6 +7,7 @@
 Errors print one line and exit with status 2.
 """
 import argparse
+import contextlib
 import math
 import sys
 
@@ -234,17 +235,46 @@ def main(argv=None):
     error (one line on standard error), 130 when Ctrl-C stopped it (at any point: a training
     so stopped keeps, and saves with --save, its best weights first)."""
     command = "fastnn"
+    with _noting_ctrl_c() as ctrl_c:
+        try:
+            args = build_parser().parse_args(argv)
+            command = f"fastnn {args.command}"
+            if args.command == "bench":
+                return bench(args)
+            from . import _table_commands
+            return getattr(_table_commands, args.command)(args)
+        except KeyboardInterrupt:
+            print(f"{command}: interrupted", file=sys.stderr)
+            return 130
+        except (CommandError, ValueError, TypeError, OSError, ImportError, MemoryError,
+                RecursionError, OverflowError, IndexError, KeyError, RuntimeError) as exc:
+            if ctrl_c:  # a Ctrl-C inside C code (an import, a warning) can surface as another error
+                print(f"{command}: interrupted", file=sys.stderr)
+                return 130
+            print(f"{command}: error: {exc}", file=sys.stderr)
+            return 2
+
+
+@contextlib.contextmanager
+def _noting_ctrl_c():
+    """Yield a list that becomes non-empty once SIGINT arrives (which still raises
+    KeyboardInterrupt, as Python's own handler does); the previous handler is put back after.
+    Only where Python's handler is in place (main thread, SIGINT not ignored)."""
+    import signal
+    import threading
+
+    seen = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield seen
+        return
+
+    def note(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
     try:
-        args = build_parser().parse_args(argv)
-        command = f"fastnn {args.command}"
-        if args.command == "bench":
-            return bench(args)
-        from . import _table_commands
-        return getattr(_table_commands, args.command)(args)
-    except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
-        return 130
-    except (CommandError, ValueError, TypeError, OSError, ImportError, MemoryError,
-            RecursionError, OverflowError, IndexError, KeyError, RuntimeError) as exc:
-        print(f"{command}: error: {exc}", file=sys.stderr)
-        return 2
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

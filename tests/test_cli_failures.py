@@ -130,3 +130,28 @@ def test_usage_errors_are_one_line_with_a_hint(args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
     assert lines[0].endswith(f"(see: {message.split(': error')[0]} --help)")
+
+
+def test_a_ctrl_c_that_surfaces_as_another_error_still_exits_130(monkeypatch, capsys):
+    """A SIGINT that lands inside C code (an import, a warning being issued) can come out as
+    a TypeError ("expected a message argument"); the command line still says interrupted."""
+    from fastnn import _table_commands
+    from fastnn.cli import main
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is ignored in this process (started in the background)")
+
+    def train(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            raise TypeError("expected a message argument") from None
+        return 0
+
+    monkeypatch.setattr(_table_commands, "train", train)
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err.strip() == "fastnn train: interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    monkeypatch.setattr(_table_commands, "train", lambda args: (_ for _ in ()).throw(TypeError("bad")))
+    assert main(["train"]) == 2  # without a Ctrl-C an error stays an error

@@ -116,12 +116,25 @@ def _history_from(path, fields):
     return History(**fields)
 
 
-def _schedule_from(path, saved):
+def _schedule_to(schedule):
+    """A schedule as JSON: its class, constructor arguments (a schedule it wraps nested the
+    same way) and state."""
+    parameters = {key: _schedule_to(value) if isinstance(value, _schedules.Schedule) else value
+                  for key, value in schedule.parameters().items()}
+    return {"class": type(schedule).__name__, "parameters": parameters,
+            "state": schedule.state_dict()}
+
+
+def _schedule_from(path, saved, depth=0):
     if saved is None:
         return None
-    if not isinstance(saved, dict) or saved.get("class") not in _SCHEDULES:
+    if not isinstance(saved, dict) or saved.get("class") not in _SCHEDULES \
+            or not isinstance(saved.get("parameters"), dict) or depth > 2:
         raise ModelFileError(f"{path}: unknown learning-rate schedule {saved!r:.60}")
-    schedule = _SCHEDULES[saved["class"]](**saved["parameters"])
+    parameters = {key: _schedule_from(path, value, depth + 1)
+                  if isinstance(value, dict) and "class" in value else value
+                  for key, value in saved["parameters"].items()}
+    schedule = _SCHEDULES[saved["class"]](**parameters)
     schedule.load_state_dict(saved["state"])
     return schedule
 
@@ -148,9 +161,7 @@ def save_checkpoint(path, network, optimizer, history=None, rng=None, lr_schedul
     header = {"model": _model_header(network), "optimizer": part,
               "history": history.to_dict() if history is not None else None,
               "rng": _to_json(rng.bit_generator.state) if rng is not None else None,
-              "schedule": None if lr_schedule is None else
-              {"class": type(lr_schedule).__name__, "parameters": lr_schedule.parameters(),
-               "state": lr_schedule.state_dict()}}
+              "schedule": None if lr_schedule is None else _schedule_to(lr_schedule)}
     rows = np.zeros(0, np.int64) if validation is None else np.asarray(validation["rows"], np.int64)
     _write_atomically(path, header=np.array(json.dumps(header)), params=network.params,
                       buffers=buffers, validation=rows)

@@ -49,6 +49,9 @@ class History:
     restarts : list of dict
         With restarts > 1: per run its final monitored loss, epochs, stop reason and, for a
         run stopped because it reached an earlier run's point, `same_valley_as`.
+    raw_params : ndarray or None
+        With fit(average=...): the trained weights at the end, before the network took
+        their average (not kept in checkpoints).
 
     A compiled run of many epochs hands its curves over as arrays; they become the lists
     above when first read (a Python float per epoch would cost more than a tiny network's
@@ -73,6 +76,7 @@ class History:
         self.metric, self.stop_reason, self.best_epoch = metric, stop_reason, best_epoch
         self.best_loss, self.restarts = best_loss, list(restarts or [])
         self.same_valley_as = same_valley_as
+        self.raw_params = None
 
     def _extend(self, losses, lrs, times):
         """Append a run of epochs given as arrays (kept as arrays until read)."""

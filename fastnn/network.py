@@ -428,7 +428,8 @@ class Network:
             weight_decay=0.0, validation_data=None, validation_fraction=None,
             early_stopping=False, patience=10, min_delta=0.0, restore_best_weights=True,
             lr_schedule=None, callbacks=None, progress=False, restarts=1, seed=None,
-            threads=None, valley_tol=1e-3, resume=False, n_jobs=None):
+            threads=None, valley_tol=1e-3, resume=False, n_jobs=None, clip_norm=None,
+            clip_value=None, average=None, ema_decay=0.999, swa_start=None):
         """Train the network in place and return its History.
 
         Parameters
@@ -453,7 +454,9 @@ class Network:
             Stop once the monitored loss (val_loss if any, else loss) has not improved by
             more than min_delta for `patience` epochs, and go back to the best weights.
         lr_schedule : fastnn.schedules.Schedule
-            Learning rate per epoch, from the optimizer's lr.
+            Learning rate per epoch, from the optimizer's lr, or per mini-batch step for
+            OneCycleLR, CosineAnnealingWarmRestarts and LinearWarmup (History.lr then holds
+            each epoch's first rate).
         callbacks : callable, object with on_epoch_end, or a list of them
             Called as on_epoch_end(epoch, logs, network) after each epoch; returning True
             or raising fastnn.StopTraining stops training.
@@ -479,6 +482,20 @@ class Network:
         resume : bool
             Keep the first-order optimizer's state (step count, moments) from an earlier fit
             or a checkpoint instead of starting it afresh (see fastnn.load_checkpoint).
+        clip_norm, clip_value : float or None
+            Clip each step's gradient g = dJ/dparams (weight decay's term included) before
+            the update: clip_value clamps every entry into [-clip_value, clip_value] (as
+            torch.nn.utils.clip_grad_value_); clip_norm scales g by
+            min(1, clip_norm / (||g||_2 + 1e-6)), the norm over all parameters (as
+            clip_grad_norm_). Given both, the entries are clamped first.
+        average : None, "ema" or "swa"
+            Weight averaging, as torch.optim.swa_utils.AveragedModel: "ema" folds the
+            weights after every step into avg <- avg + (1 - ema_decay)(w - avg); "swa"
+            averages the weights at the end of every epoch after the first `swa_start`
+            (None: three quarters of `epochs`) with equal weights. The network ends with
+            the average; the trained weights themselves are History.raw_params, and
+            callbacks see them during training. First-order optimizers only; a new fit
+            starts a new average.
 
         Ctrl-C stops training cleanly: the best weights seen are restored and the History
         is returned (stop_reason "interrupted"). A NaN or infinite loss raises
@@ -501,7 +518,9 @@ class Network:
                    patience=patience, min_delta=min_delta,
                    restore_best_weights=restore_best_weights, lr_schedule=lr_schedule,
                    callbacks=callbacks, progress=progress, restarts=restarts, seed=seed,
-                   threads=threads, valley_tol=valley_tol, resume=resume, n_jobs=n_jobs)
+                   threads=threads, valley_tol=valley_tol, resume=resume, n_jobs=n_jobs,
+                   clip_norm=clip_norm, clip_value=clip_value, average=average,
+                   ema_decay=ema_decay, swa_start=swa_start)
 
 
 def _is_dask_array(X):

@@ -1,16 +1,24 @@
-"""Learning-rate schedules, applied between epochs of Network.fit.
+"""Learning-rate schedules for Network.fit.
 
 A schedule gives the learning rate of each epoch (counted from 0) from the optimizer's
-initial rate lr0. All but ReduceLROnPlateau depend on the epoch alone, so the compiled
-training loop can take a whole run of epochs at once.
+initial rate lr0, or, for the per-batch schedules (`per_batch`), of each mini-batch step s
+(counted from 0 over the whole run, S steps per epoch). All but ReduceLROnPlateau depend on
+the epoch or step alone, so the compiled training loop takes a whole run of epochs at once,
+with one rate per step where the schedule is per batch.
 
-======================  ==============================================================
-StepLR                  lr0 * gamma ^ floor(epoch / step_size)
-ExponentialLR           lr0 * gamma ^ epoch
-InverseScaling          lr0 / (t + 1) ^ power_t, t = epochs (or samples) seen before
-CosineAnnealingLR       eta_min + (lr0 - eta_min) (1 + cos(pi epoch / T_max)) / 2
-ReduceLROnPlateau       lr * factor after `patience` epochs without improvement
-======================  ==============================================================
+===========================  =========================================================
+StepLR                       lr0 * gamma ^ floor(epoch / step_size)
+ExponentialLR                lr0 * gamma ^ epoch
+InverseScaling               lr0 / (t + 1) ^ power_t, t = epochs (or samples) seen before
+CosineAnnealingLR            eta_min + (lr0 - eta_min) (1 + cos(pi epoch / T_max)) / 2
+ReduceLROnPlateau            lr * factor after `patience` epochs without improvement
+OneCycleLR (per batch)       max_lr/div_factor up to max_lr over pct_start of the steps,
+                             then down to max_lr/(div_factor final_div_factor)
+CosineAnnealingWarmRestarts  eta_min + (lr0 - eta_min) (1 + cos(pi T_cur / T_i)) / 2,
+(per batch)                  T_cur = epochs (fractional: s / S) since the last restart
+LinearWarmup (per batch)     another schedule's rate times a factor rising linearly from
+                             start_factor to 1 over warmup_steps steps
+===========================  =========================================================
 
 >>> from fastnn.schedules import StepLR
 >>> [StepLR(step_size=2, gamma=0.5).lr(epoch, 1.0) for epoch in range(5)]
@@ -21,7 +29,8 @@ import math
 from .optim.base import check_count, check_real
 
 __all__ = ["Schedule", "StepLR", "ExponentialLR", "InverseScaling", "CosineAnnealingLR",
-           "ReduceLROnPlateau", "SCHEDULES"]
+           "ReduceLROnPlateau", "OneCycleLR", "CosineAnnealingWarmRestarts", "LinearWarmup",
+           "SCHEDULES"]
 
 
 def __dir__():  # tab completion shows the public names only
@@ -29,9 +38,19 @@ def __dir__():  # tab completion shows the public names only
 
 
 class Schedule:
-    """Base: `lr(epoch, lr0, n_samples)` for the epoch about to run."""
+    """Base: `lr(epoch, lr0, n_samples)` for the epoch about to run; per-batch schedules
+    give `lr_at(step, lr0, steps_per_epoch, total_steps)` for each mini-batch step."""
 
     depends_on_loss = False
+    per_batch = False
+
+    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
+        """The rate of mini-batch step `step` (from 0) of a run of total_steps steps,
+        steps_per_epoch per epoch: an epoch schedule's rate holds through its epoch."""
+        return self.lr(step // steps_per_epoch, lr0, n_samples)
+
+    def check_steps(self, total_steps):
+        """Raise ValueError when a run of total_steps steps is more than the schedule covers."""
 
     def start(self):
         """Forget any state from an earlier fit."""
@@ -142,5 +161,165 @@ class ReduceLROnPlateau(Schedule):
             self._cool, self._bad = self.cooldown, 0
 
 
+class OneCycleLR(Schedule):
+    """The one-cycle policy (Smith and Topin, 2018), with torch.optim.lr_scheduler.OneCycleLR's
+    semantics, stepped once per mini-batch: from initial = max_lr / div_factor up to max_lr
+    over the first pct_start * total_steps - 1 steps, then down to initial / final_div_factor
+    at step total_steps - 1 (anneal_strategy "cos": end + (start - end)(1 + cos(pi p)) / 2 at
+    fraction p of a phase; "linear": start + (end - start) p). With three_phase, the second
+    phase comes back to initial at step 2 pct_start total_steps - 2 and a third anneals to
+    the minimum. The optimizer's own lr is not used.
+
+    total_steps, or epochs and steps_per_epoch, fix the cycle's length; left out, it is the
+    fit's epochs times its batches per epoch. Unlike torch (cycle_momentum=True by default),
+    the momentum (or Adam's beta1) is not cycled: compare with torch's cycle_momentum=False.
+    """
+
+    per_batch = True
+
+    def __init__(self, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
+                 pct_start=0.3, anneal_strategy="cos", div_factor=25.0, final_div_factor=1e4,
+                 three_phase=False):
+        self.max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
+        if total_steps is not None:
+            total_steps = check_count(total_steps, "total_steps")
+        elif (epochs is None) != (steps_per_epoch is None):
+            raise ValueError("give total_steps, or both epochs and steps_per_epoch, or none "
+                             "(the fit's own length)")
+        elif epochs is not None:
+            total_steps = check_count(epochs, "epochs") * check_count(steps_per_epoch, "steps_per_epoch")
+        self.total_steps = total_steps
+        self.pct_start = check_real(pct_start, "pct_start", low=0, high=1, low_open=True,
+                                    high_open=True)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be 'cos' or 'linear'; got {anneal_strategy!r}")
+        self.anneal_strategy = anneal_strategy
+        self.div_factor = check_real(div_factor, "div_factor", low=0, low_open=True)
+        self.final_div_factor = check_real(final_div_factor, "final_div_factor", low=0,
+                                           low_open=True)
+        self.three_phase = bool(three_phase)
+
+    def _phases(self, total):
+        """(end step, start rate, end rate) of each phase, as torch builds them."""
+        initial = self.max_lr / self.div_factor
+        low = initial / self.final_div_factor
+        up = float(self.pct_start * total) - 1
+        if self.three_phase:
+            return [(up, initial, self.max_lr), (2 * up, self.max_lr, initial),
+                    (total - 1, initial, low)]
+        return [(up, initial, self.max_lr), (total - 1, self.max_lr, low)]
+
+    def _anneal(self, start, end, fraction):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+        return (end - start) * fraction + start
+
+    def check_steps(self, total_steps):
+        if self.total_steps is not None and total_steps > self.total_steps:
+            raise ValueError(f"OneCycleLR covers {self.total_steps} steps; this fit would take "
+                             f"{total_steps} (raise total_steps, or leave it out to fit the run)")
+        phases = self._phases(self.total_steps or total_steps)
+        if any(end <= start for (start, _, _), (end, _, _) in
+               zip([(0, 0, 0)] + phases[:-1], phases)):
+            raise ValueError(f"OneCycleLR: pct_start={self.pct_start} leaves a phase with no "
+                             f"steps in a cycle of {self.total_steps or total_steps}")
+
+    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
+        phases = self._phases(self.total_steps or total_steps)
+        start_step = 0
+        for index, (end_step, start, end) in enumerate(phases):
+            if step <= end_step or index == len(phases) - 1:
+                return self._anneal(start, end, (step - start_step) / (end_step - start_step))
+            start_step = end_step
+
+    def lr(self, epoch, lr0, n_samples=1):
+        raise TypeError("OneCycleLR is stepped per mini-batch: use lr_at(step, ...)")
+
+
+class CosineAnnealingWarmRestarts(Schedule):
+    """SGDR (Loshchilov and Hutter, 2017), with torch's CosineAnnealingWarmRestarts semantics
+    stepped per mini-batch at fractional epochs (torch's `scheduler.step(epoch + i / iters)`):
+    eta_min + (lr0 - eta_min) (1 + cos(pi T_cur / T_i)) / 2, where the i-th cycle lasts
+    T_i = T_0 T_mult^i epochs and T_cur counts the epochs since it began."""
+
+    per_batch = True
+
+    def __init__(self, T_0, T_mult=1, eta_min=0.0):
+        self.T_0 = check_count(T_0, "T_0")
+        self.T_mult = check_count(T_mult, "T_mult")
+        self.eta_min = check_real(eta_min, "eta_min", low=0)
+
+    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
+        return self._at(step / steps_per_epoch, lr0)
+
+    def lr(self, epoch, lr0, n_samples=1):
+        return self._at(float(epoch), lr0)
+
+    def _at(self, epoch, lr0):
+        T_0, T_mult = self.T_0, self.T_mult
+        if epoch < T_0:
+            T_cur, T_i = epoch, T_0
+        elif T_mult == 1:
+            T_cur, T_i = epoch % T_0, T_0
+        else:
+            n = int(math.log(epoch / T_0 * (T_mult - 1) + 1, T_mult))
+            T_cur, T_i = epoch - T_0 * (T_mult ** n - 1) / (T_mult - 1), T_0 * T_mult ** n
+        return self.eta_min + (lr0 - self.eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+
+
+class LinearWarmup(Schedule):
+    """Warm up, then hand over: the rate of `after` (a schedule; None: the optimizer's lr)
+    times a factor that rises linearly from start_factor at step 0 to 1 at step
+    warmup_steps, as torch's LinearLR(start_factor, total_iters=warmup_steps) stepped per
+    batch. `after` sees the epochs (or steps) of the whole run, warm-up included."""
+
+    per_batch = True
+
+    def __init__(self, warmup_steps, after=None, start_factor=1 / 3):
+        self.warmup_steps = check_count(warmup_steps, "warmup_steps")
+        if after is not None and not isinstance(after, Schedule):
+            raise TypeError(f"after must be a fastnn.schedules.Schedule or None; got {after!r}")
+        if isinstance(after, LinearWarmup):
+            raise ValueError("LinearWarmup after LinearWarmup: give one warm-up")
+        self.after = after
+        self.start_factor = check_real(start_factor, "start_factor", low=0, high=1,
+                                       low_open=True)
+
+    @property
+    def depends_on_loss(self):
+        return self.after is not None and self.after.depends_on_loss
+
+    def start(self):
+        if self.after is not None:
+            self.after.start()
+
+    def observe(self, epoch, monitored):
+        if self.after is not None:
+            self.after.observe(epoch, monitored)
+
+    def state_dict(self):
+        return {} if self.after is None else self.after.state_dict()
+
+    def load_state_dict(self, state):
+        if self.after is None:
+            super().load_state_dict(state)
+        else:
+            self.after.load_state_dict(state)
+
+    def check_steps(self, total_steps):
+        if self.after is not None:
+            self.after.check_steps(total_steps)
+
+    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
+        rate = lr0 if self.after is None else self.after.lr_at(step, lr0, steps_per_epoch,
+                                                               total_steps, n_samples)
+        progress = min(step, self.warmup_steps) / self.warmup_steps
+        return rate * (self.start_factor + (1 - self.start_factor) * progress)
+
+    def lr(self, epoch, lr0, n_samples=1):
+        raise TypeError("LinearWarmup is stepped per mini-batch: use lr_at(step, ...)")
+
+
 SCHEDULES = {"step": StepLR, "exponential": ExponentialLR, "invscaling": InverseScaling,
-             "cosine": CosineAnnealingLR, "plateau": ReduceLROnPlateau}
+             "cosine": CosineAnnealingLR, "plateau": ReduceLROnPlateau, "onecycle": OneCycleLR,
+             "cosine_restarts": CosineAnnealingWarmRestarts, "warmup": LinearWarmup}

@@ -18,6 +18,7 @@ import numpy as np
 from ._sparse import CSRRows
 from ._threads import numpy_guard
 from ._validation import as_matrix, as_nonnegative, as_pair
+from ._clip_average import Averager, average_weights, check_clip, clip_gradient
 from .history import TrainingDiverged
 from .optim import FirstOrder, get_optimizer
 from .optim.base import check_count
@@ -34,7 +35,8 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
         validation_data=None, validation_fraction=None, early_stopping=False, patience=10,
         min_delta=0.0, restore_best_weights=True, lr_schedule=None, callbacks=None,
         progress=False, restarts=1, seed=None, threads=None, valley_tol=1e-3, resume=False,
-        n_jobs=None):
+        n_jobs=None, clip_norm=None, clip_value=None, average=None, ema_decay=0.999,
+        swa_start=None):
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
     X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     optimizer = get_optimizer(optimizer)
@@ -48,6 +50,11 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     valley_tol = as_nonnegative(valley_tol, "valley_tol")
     schedule = _check_schedule(lr_schedule)
     callbacks = _check_callbacks(callbacks)
+    clip_norm, clip_value = check_clip(clip_norm, "clip_norm"), check_clip(clip_value, "clip_value")
+    averager = None if average is None else Averager(average, ema_decay, swa_start, epochs,
+                                                     net.n_params, net.dtype)
+    _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,
+                               early_stopping and restore_best_weights)
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
                                or n_jobs == 0):
         raise ValueError(f"n_jobs must be None or a non-zero integer (joblib's meaning); got {n_jobs!r}")
@@ -61,7 +68,8 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                    shuffle=shuffle, weight_decay=weight_decay, early_stopping=early_stopping,
                    patience=patience, min_delta=min_delta,
                    restore_best_weights=restore_best_weights, schedule=schedule,
-                   callbacks=callbacks, valley_tol=valley_tol, split=split)
+                   callbacks=callbacks, valley_tol=valley_tol, split=split, clip_norm=clip_norm,
+                   clip_value=clip_value, averager=averager)
     rows = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
     if restarts == 1:
         with _training_threads(threads, net, rows) as count:
@@ -125,36 +133,43 @@ def _mark_valleys(results, valley_tol):
 
 def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_size, shuffle,
                weight_decay, early_stopping, patience, min_delta, restore_best_weights, schedule,
-               callbacks, valley_tol, progress, resume, threads=None, split=None):
+               callbacks, valley_tol, progress, resume, threads=None, split=None,
+               clip_norm=None, clip_value=None, averager=None):
     """One training run of `net` in place; returns its History. With resume, a first-order
-    optimizer's state and the schedule's state go on from where they were."""
+    optimizer's state and the schedule's state go on from where they were. With an
+    averager, the network ends with the averaged weights (History.raw_params the others)."""
     if schedule is not None and not resume:
         schedule.start()
+    if averager is not None:
+        averager.reset()
     session = Session(net, validation, early_stopping, patience, min_delta, schedule, callbacks,
                       progress, valleys, valley_tol, epochs)
+    rules = dict(clip_norm=clip_norm, clip_value=clip_value, averager=averager)
     try:
         _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                  schedule, rng, resume, threads, split)
+                  schedule, rng, resume, threads, split, rules)
         session.close(restore_best=early_stopping and restore_best_weights)
     except KeyboardInterrupt:
         session.history.stop_reason = "interrupted"
-        session.close(restore_best=restore_best_weights)
+        session.close(restore_best=restore_best_weights and averager is None)
     except TrainingDiverged as exc:
         session.history.stop_reason = "diverged"
         session.close(restore_best=False)
         exc.history = session.history
         raise
+    if averager is not None:
+        averager.apply(net, session.history)
     return session.history
 
 
 def _dispatch(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay, schedule,
-              rng, resume, threads, split=None):
+              rng, resume, threads, split=None, rules=None):
     if isinstance(optimizer, FirstOrder):
         if not resume:
             optimizer.reset(net.n_params, net.dtype)
         optimizer.validation = split
         run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                        schedule, rng, threads)
+                        schedule, rng, threads, **(rules or {}))
     else:
         optimizer.train(net, X, Y, session, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                         weight_decay=weight_decay, schedule=schedule, rng=rng, threads=threads)
@@ -195,12 +210,14 @@ class EpochRunner:
     loss. With interruptible, Ctrl-C stops a compiled run after the batch in progress.
     Without stop_on_divergence, a non-finite loss is recorded and training goes on, non-finite
     weights too (scikit-learn's rule, for the drop-ins: they judge the weights at the end).
+    clip_value, clip_norm and averager: see fastnn/_clip_average.py.
     """
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
                  sample_weight=None, threads=None, min_delta=0.0, interruptible=False,
-                 stop_on_divergence=True):
+                 stop_on_divergence=True, clip_value=None, clip_norm=None, averager=None):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
+        self.clip_value, self.clip_norm, self.averager = clip_value or 0.0, clip_norm or 0.0, averager
         self.stop_on_divergence = stop_on_divergence
         self.threads, self.min_delta, self.interruptible = threads, min_delta, interruptible
         self.sample_weight = sample_weight
@@ -226,30 +243,41 @@ class EpochRunner:
             else:
                 self.X_batch = np.empty((self.rows, X.shape[1]), net.dtype)
 
-    def run(self, orders, lrs, interrupted=None):
+    def run(self, orders, lrs, interrupted=None, step_lrs=None, swa_from=0):
         """Train len(lrs) epochs with row orders `orders` (None for full batches); returns
-        Epochs. `interrupted` (a list that Ctrl-C makes truthy) stops the Python loop."""
+        Epochs. `interrupted` (a list that Ctrl-C makes truthy) stops the Python loop.
+        step_lrs[e, s] (per-batch schedules) is the rate of epoch e's step s, in place of
+        lrs[e]; SWA averages the weights after this call's epochs from swa_from on."""
         opt = self.optimizer
         opt._ready(self.net.params)
         losses = np.empty(len(lrs))
+        averager = self.averager
+        rules = dict(step_lrs=step_lrs, clip_value=self.clip_value, clip_norm=self.clip_norm)
+        if averager is not None:
+            rules.update(average=averager.code, averaged=averager.weights,
+                         n_averaged=averager.count, ema_decay=averager.ema_decay,
+                         swa_from=swa_from)
         if self.compiled:
             backend = self.net._backend
             with backend.threads(self.rows, self.threads) as threads:
                 (done, opt.t, diverged, stopped, best_epoch, self.best_loss,
-                 self.has_previous) = backend.kernels.run_epochs(
+                 self.has_previous, n_averaged) = backend.kernels.run_epochs(
                     backend.plan, self.net.params, None if self.csr else self.X, self.Y,
                     orders, self.rows,
                     opt.kind, opt.hyper_array(), opt.state, opt.t, lrs, self.weight_decay,
                     self.grad, self.acts, self.deltas, self.X_batch, self.Y_batch, self.previous,
                     self.has_previous, self.best, self.best_loss, self.min_delta, losses,
                     self.decay_per_row, self.sample_weight, self.weight_batch, threads,
-                    self.interruptible, self.stop_on_divergence, **self.csr)
+                    self.interruptible, self.stop_on_divergence, **self.csr, **rules)
+            if averager is not None:
+                averager.count = n_averaged
             return Epochs(done, losses, diverged, stopped, best_epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
-            return self._python_epochs(orders, lrs, losses, interrupted or [])
+            return self._python_epochs(orders, lrs, losses, interrupted or [], step_lrs, swa_from)
 
-    def _python_epochs(self, orders, lrs, losses, interrupted):
+    def _python_epochs(self, orders, lrs, losses, interrupted, step_lrs=None, swa_from=0):
         """The same epochs as the compiled run_epochs, in Python over the backend (the reference)."""
+        averager = self.averager
         X, Y, rows, params, n = self.X, self.Y, self.rows, self.net.params, self.X.shape[0]
         if isinstance(X, CSRRows):
             X = X.matrix
@@ -273,7 +301,13 @@ class EpochRunner:
                     break
                 self.previous[...] = params
                 self.has_previous = True
-                self.optimizer.step(params, self.grad, compiled=False, lr=lr)
+                clip_gradient(self.grad, self.clip_value, self.clip_norm)
+                self.optimizer.step(params, self.grad, compiled=False,
+                                    lr=lr if step_lrs is None else step_lrs[e, step])
+                if averager is not None and averager.kind == "ema":
+                    average_weights("ema", averager.weights, params, averager.count,
+                                    averager.ema_decay)
+                    averager.count += 1
                 total += J * m
                 if interrupted:
                     result.done, result.interrupted = e, True
@@ -281,6 +315,9 @@ class EpochRunner:
             if result.diverged >= 0 or result.interrupted:
                 break
             losses[e] = total / n
+            if averager is not None and averager.kind == "swa" and e >= swa_from:
+                average_weights("swa", averager.weights, params, averager.count, 0.0)
+                averager.count += 1
             if losses[e] < self.best_loss - self.min_delta:
                 self.best_loss, result.best_epoch = float(losses[e]), e
                 self.best[...] = params
@@ -292,26 +329,30 @@ class EpochRunner:
 
 
 def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, weight_decay,
-                    schedule, rng, threads=None):
+                    schedule, rng, threads=None, clip_norm=None, clip_value=None, averager=None):
     """Epochs of mini-batch (or full-batch) first-order training. A learning-rate schedule
-    counts epochs from the optimizer's epoch count (so a resumed run goes on where it was)."""
+    counts epochs (and steps) from the optimizer's epoch count (so a resumed run goes on
+    where it was)."""
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
+    steps = 1 if full else -(-n // batch_size)
     lr0 = optimizer.lr
+    if schedule is not None and schedule.per_batch:
+        schedule.check_steps((optimizer.epochs + epochs) * steps)
     runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
                          threads=threads, min_delta=session.min_delta,
-                         interruptible=not session.per_epoch_python)
+                         interruptible=not session.per_epoch_python, clip_value=clip_value,
+                         clip_norm=clip_norm, averager=averager)
     runner.best_loss = session.history.best_loss
-    epoch, chunk = 0, _first_chunk(net, n, 1 if full else -(-n // batch_size))
+    epoch, chunk = 0, _first_chunk(net, n, steps)
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
-        offset = optimizer.epochs
-        lrs = (np.full(count, lr0) if schedule is None
-               else np.array([schedule.lr(offset + i, lr0, n) for i in range(count)]))
+        lrs, step_lrs = _rates(schedule, lr0, optimizer.epochs, count, steps, epochs, n)
         orders = None if full else row_orders(rng, n, count, shuffle)
         started = time.perf_counter()
         with _deferred_interrupt() as interrupted:  # record the run's epochs before stopping
-            result = runner.run(orders, lrs, interrupted)
+            result = runner.run(orders, lrs, interrupted, step_lrs,
+                                averager.swa_start - epoch if averager is not None else 0)
         elapsed = time.perf_counter() - started
         done = result.done
         optimizer.epochs += done
@@ -330,6 +371,19 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
         epoch += done
         if not session.per_epoch_python:  # aim each compiled call at CHUNK_SECONDS
             chunk = int(min(max(1, chunk * min(4.0, CHUNK_SECONDS / max(elapsed, 1e-6))), 1 << 20))
+
+
+def _rates(schedule, lr0, offset, count, steps, epochs, n):
+    """(rate of each of `count` epochs from epoch `offset`, rate of each of their steps or
+    None): a per-batch schedule gives every step its rate, the epoch's being its first."""
+    if schedule is None:
+        return np.full(count, lr0), None
+    if not schedule.per_batch:
+        return np.array([schedule.lr(offset + i, lr0, n) for i in range(count)]), None
+    total = (offset + epochs) * steps
+    step_lrs = np.array([[schedule.lr_at((offset + i) * steps + s, lr0, steps, total, n)
+                          for s in range(steps)] for i in range(count)], dtype=float)
+    return step_lrs[:, 0].copy(), step_lrs
 
 
 def _first_chunk(net, n, steps):
@@ -375,6 +429,21 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stor
     keep[val] = False
     split = {"fraction": float(validation_fraction), "n": n, "rows": val}
     return X[keep], Y[keep], (X[val], Y[val]), split
+
+
+def _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,
+                               restores_best):
+    """Errors for options only the mini-batch loop honours, before any training."""
+    asked = [name for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value),
+                                      ("average", averager)) if value is not None]
+    if schedule is not None and schedule.per_batch:
+        asked.append(f"lr_schedule={type(schedule).__name__} (per batch)")
+    if asked and not isinstance(optimizer, FirstOrder):
+        raise ValueError(f"{', '.join(asked)}: only the first-order optimizers (sgd, adam, ...) "
+                         f"take this; {type(optimizer).__name__} does not")
+    if averager is not None and restores_best:
+        raise ValueError("average= and early stopping's restore_best_weights both choose the "
+                         "weights the network ends with: pass restore_best_weights=False")
 
 
 def _check_schedule(schedule):

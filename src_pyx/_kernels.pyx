@@ -24,6 +24,7 @@ cimport numpy as cnp
 cnp.import_array()
 
 from _activations cimport add_bias_activate, multiply_derivative, column_sums
+from _clip_average cimport EMA, NO_AVERAGE, SWA, average_weights, clip_gradient
 from _fmath cimport exp_nonpositive
 from _losses cimport output_rows
 from _optim cimport update
@@ -506,7 +507,10 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                bint stop_on_divergence=True, const Py_ssize_t[::1] x_ptr=None,
                const int[::1] x_idx=None, const floating[::1] x_val=None,
                Py_ssize_t[::1] batch_ptr=None, int[::1] batch_idx=None,
-               floating[::1] batch_val=None):
+               floating[::1] batch_val=None, const double[:, ::1] step_lrs=None,
+               double clip_value=0, double clip_norm=0, int average=NO_AVERAGE,
+               floating[::1] averaged=None, long n_averaged=0, double ema_decay=0,
+               Py_ssize_t swa_from=0):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
@@ -532,8 +536,15 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     With x_ptr (X None), the rows are CSR (offsets x_ptr, column indices x_idx, values
     x_val) and batch_ptr/idx/val receive each batch's rows (room for all of X's entries).
 
+    step_lrs[e, s], when given, is the rate of epoch e's step s (per-batch schedules), in
+    place of lrs[e]. Before each update the gradient is clipped (clip_value, clip_norm: see
+    _clip_average.pxd; 0 leaves it). With average EMA, `averaged` takes in the weights after
+    every update; with SWA, after every epoch from this call's epoch swa_from on. n_averaged
+    counts the weights averaged so far.
+
     Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
-    non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous).
+    non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous,
+    n_averaged).
     """
     cdef const NetLayout* net = &plan.c
     cdef bint csr = x_ptr is not None
@@ -585,6 +596,13 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                      or weight_batch.shape[0] < rows):
         raise ValueError("run_epochs: sample_weight must have one entry per row, weight_batch "
                          "one per batch row")
+    cdef Py_ssize_t steps = 1 if full else (n + batch_size - 1) // batch_size
+    cdef double lr
+    if step_lrs is not None and (step_lrs.shape[0] < n_epochs or step_lrs.shape[1] != steps):
+        raise ValueError(f"run_epochs: step_lrs must have {steps} steps for each epoch")
+    if average != NO_AVERAGE and (averaged is None or averaged.shape[0] != n_params
+                                  or n_averaged < 0):
+        raise ValueError("run_epochs: averaged must match params")
     if not full:
         for e in range(n_epochs):
             for i in range(n):
@@ -640,12 +658,19 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                 # the loss at `current` is finite: the step writes the new weights over the
                 # older ones, and `current` becomes the last weights with a finite loss
                 t += 1
+                lr = step_lrs[e, step] if step_lrs is not None else lrs[e]
+                if clip_value > 0 or clip_norm > 0:
+                    clip_gradient(&grad[0], n_params, clip_value, clip_norm)
                 update_all(kind, &hyper[0], current, spare, &grad[0], &state[0, 0], n_params, t,
-                           lrs[e], threads)
+                           lr, threads)
                 swap = current
                 current = spare
                 spare = swap
                 has_previous = True
+                if average == EMA:
+                    average_weights(average, &averaged[0], current, n_params, n_averaged,
+                                    ema_decay)
+                    n_averaged += 1
                 total += J * m
                 start += m
                 step += 1
@@ -656,6 +681,9 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                 done = e
                 break
             losses[e] = total / n
+            if average == SWA and e >= swa_from:
+                average_weights(SWA, &averaged[0], current, n_params, n_averaged, ema_decay)
+                n_averaged += 1
             if losses[e] < best_loss - min_delta:
                 best_loss = losses[e]
                 best_epoch = e
@@ -675,7 +703,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
             memcpy(&previous[0], &grad[0], n_params * sizeof(floating))
     if interruptible:
         unhook_interrupt()
-    return done, t, diverged, interrupted, best_epoch, best_loss, has_previous
+    return done, t, diverged, interrupted, best_epoch, best_loss, has_previous, n_averaged
 
 
 # -- twins of the element-wise kernels, so tests can call them directly ----------------------

@@ -146,8 +146,8 @@ def test_interrupted_fit_restores_the_best_epoch(monkeypatch):
     original = training.EpochRunner.run
     calls = []
 
-    def run_then_interrupt(self, orders, lrs, interrupted=None):
-        result = original(self, orders, lrs, interrupted)
+    def run_then_interrupt(self, orders, lrs, *args, **kwargs):
+        result = original(self, orders, lrs, *args, **kwargs)
         calls.append(len(lrs))
         os.kill(os.getpid(), signal.SIGINT)  # arrives while the next call starts
         return result

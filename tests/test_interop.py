@@ -121,6 +121,9 @@ def test_to_sklearn_without_biases_uses_zero_intercepts(data):
 @pytest.mark.parametrize("net, kwargs, message", [
     (fnn.Network([3, 4, 4, 2], activation=["relu", "tanh"], output="identity"), {},
      "one hidden activation"),
+    (fnn.Network([3, 4, 2], activation="gelu", output="identity"), {},
+     "one hidden activation of .*; this network has .*gelu"),
+    (fnn.Network([3, 4, 2], activation="silu", output="identity"), {}, "one hidden activation"),
     (fnn.Network([3, 4, 2], output="tanh"), {}, "output is 'tanh'"),
     (fnn.Network([3, 4, 3], output="softmax", loss="cross_entropy"), {"classes": [1, 2]},
      "classes must be 3 distinct labels"),

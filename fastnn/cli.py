@@ -64,7 +64,7 @@ def _widths(text):
 #: --activation: scikit-learn's names, and fastnn's for the same function
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "logistic", "sigmoid": "logistic",
                "identity": "identity", "leaky_relu": "leaky_relu", "elu": "elu",
-               "softplus": "softplus"}
+               "softplus": "softplus", "gelu": "gelu", "silu": "silu"}
 
 
 def build_parser():

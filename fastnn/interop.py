@@ -23,6 +23,8 @@ TORCH_MODULES = {"relu": ("ReLU", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tan
                  "elu": ("ELU", {"alpha": 1.0}),
                  # beta 1; past threshold torch returns z itself, within rounding of log1p(e^z)
                  "softplus": ("Softplus", {"beta": 1.0, "threshold": 20.0}),
+                 "gelu": ("GELU", {"approximate": "none"}),  # the exact erf form, not tanh's
+                 "silu": ("SiLU", {}),
                  "softmax": ("Softmax", {"dim": -1})}
 # fastnn output -> the loss a network built from torch gets unless told otherwise
 _LOSS_FOR_OUTPUT = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # else mse
@@ -139,8 +141,10 @@ def _flat_modules(module, torch):
 
 def from_torch(sequential, loss=None, backend="auto"):
     """A Network with the weights of a torch.nn.Sequential of Linear layers, each followed by
-    at most one activation (ReLU, Sigmoid, Tanh; Softmax(dim=-1) after the last; Identity and
-    Dropout, which is inert at inference, are skipped). The weights' dtype (float32 or
+    at most one activation (ReLU, Sigmoid, Tanh, LeakyReLU, ELU, Softplus, GELU, SiLU with
+    torch's default arguments, which are checked: GELU(approximate="tanh") is refused;
+    Softmax(dim=-1) after the last; Identity and Dropout, which is inert at inference, are
+    skipped). The weights' dtype (float32 or
     float64) becomes the network's; `loss` defaults to the one that goes with the output
     (cross_entropy for softmax, binary_cross_entropy for sigmoid, else mse)."""
     torch = _torch()
@@ -166,7 +170,7 @@ def from_torch(sequential, loss=None, backend="auto"):
             if kind is not torch.nn.Softmax and any(
                     getattr(module, k) != v for k, v in arguments.items() if k != "threshold"):
                 raise ValueError(f"layer {position} ({module}): fastnn's {names[kind]} has "
-                                 f"{', '.join(f'{k}={v}' for k, v in arguments.items())}")
+                                 f"{', '.join(f'{k}={v!r}' for k, v in arguments.items())}")
             activations.append(names[kind])
         else:
             raise ValueError(f"layer {position} ({module}) has no fastnn counterpart; "

@@ -7,12 +7,12 @@ probability underflows to 0. The cost over m samples is J = (1/m) sum_i L(y_i, a
 =====================  ===========  ===================================  ===================
 name                   output       L(y, a)                              dL/dz
 =====================  ===========  ===================================  ===================
-mse                    element-wise 1/2 sum_k (a_k - y_k)^2              (a - y) f'(a)
+mse                    element-wise 1/2 sum_k (a_k - y_k)^2              (a - y) f'(z)
 cross_entropy          softmax      -sum_k y_k log a_k                   a sum_k y_k - y
 binary_cross_entropy   sigmoid      -sum_k y_k log a_k + (1-y_k) log(1-a_k)   a - y
 poisson                exp          sum_k a_k - y_k log a_k + y_k log y_k - y_k   a - y
-mae                    element-wise sum_k |r_k|,  r = a - y              sign(r) f'(a)
-huber                  element-wise sum_k h(r_k), r = a - y              clip(r, -d, d) f'(a)
+mae                    element-wise sum_k |r_k|,  r = a - y              sign(r) f'(z)
+huber                  element-wise sum_k h(r_k), r = a - y              clip(r, -d, d) f'(z)
 =====================  ===========  ===================================  ===================
 
 h is Huber's loss with threshold d (`huber_delta`, default 1): r^2 / 2 where |r| <= d, else
@@ -27,7 +27,7 @@ cross_entropy's gradient a * sum_k y_k - y is a - y for one-hot (or any probabil
 """
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES
+from .activations import ACTIVATIONS, multiply_derivative
 
 __all__ = ["mse", "cross_entropy", "binary_cross_entropy", "poisson", "mae", "huber", "LOSSES",
            "LOSS_OUTPUTS"]
@@ -47,13 +47,13 @@ def mse(z, y, output, huber_delta=None):
     which only huber reads."""
     a = ACTIVATIONS[output](z.copy())
     error = a - y
-    return 0.5 * np.einsum("ij,ij->i", error, error), a, DERIVATIVES[output](a, error)
+    return 0.5 * np.einsum("ij,ij->i", error, error), a, multiply_derivative(output, z, a, error)
 
 
 def mae(z, y, output, huber_delta=None):
     a = ACTIVATIONS[output](z.copy())
     error = a - y
-    return np.abs(error).sum(axis=1), a, DERIVATIVES[output](a, np.sign(error))
+    return np.abs(error).sum(axis=1), a, multiply_derivative(output, z, a, np.sign(error))
 
 
 def huber(z, y, output, huber_delta=1.0):
@@ -62,7 +62,7 @@ def huber(z, y, output, huber_delta=1.0):
     size = np.abs(error)
     losses = np.where(size <= huber_delta, 0.5 * error * error,
                       huber_delta * (size - 0.5 * huber_delta)).sum(axis=1)
-    return losses, a, DERIVATIVES[output](a, np.clip(error, -huber_delta, huber_delta))
+    return losses, a, multiply_derivative(output, z, a, np.clip(error, -huber_delta, huber_delta))
 
 
 def cross_entropy(z, y, output, huber_delta=None):
@@ -93,7 +93,8 @@ LOSSES = {"mse": mse, "cross_entropy": cross_entropy,
           "huber": huber}
 
 #: name -> the output activations the loss may follow
-_ELEMENTWISE_OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")
+_ELEMENTWISE_OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus",
+                        "gelu", "silu")
 LOSS_OUTPUTS = {
     "mse": _ELEMENTWISE_OUTPUTS,
     "cross_entropy": ("softmax",),

@@ -61,10 +61,11 @@ class Network:
         Widths [n_in, hidden..., n_out]; no hidden layer ([n_in, n_out]) is allowed.
     activation : str or sequence of str, default "sigmoid"
         Hidden activation: one of identity, sigmoid, tanh, relu, leaky_relu (slope 0.01), elu
-        (alpha 1) or softplus; or one name per hidden layer.
+        (alpha 1), softplus, gelu (exact, z Phi(z)) or silu (z sigmoid(z)); or one name per
+        hidden layer.
     output : str, default "sigmoid"
-        Output activation: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus (with
-        mse, mae or huber), softmax or exp.
+        Output activation: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu,
+        silu (with mse, mae or huber), softmax or exp.
     loss : str, default "mse"
         mse (1/2 squared error; output identity, sigmoid, tanh or relu), mae (absolute
         error) or huber (squared near 0, absolute beyond huber_delta) with the same outputs,
@@ -386,7 +387,7 @@ class Network:
         """One forward and backward pass: J, activations, node deltas and gradients.
 
         delta[L] = dJ/dz[L] comes from the loss (with the 1/m), then
-        delta[l] = (delta[l+1] @ W[l+1].T) * f'(a[l]),
+        delta[l] = (delta[l+1] @ W[l+1].T) * f'(z[l]) (from a[l], or z[l] for gelu and silu),
         grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l], grad b[l] = sum_rows delta[l].
 
         >>> import fastnn as fnn

@@ -2,7 +2,8 @@
 every other ONNX consumer.
 
 Each layer is one Gemm node, z = a @ W + b (MatMul without biases), followed by its activation
-op (Relu, Sigmoid, Tanh, Exp, Softmax over the last axis; none for identity). The graph's
+op (Relu, Sigmoid, Tanh, Exp, Softmax over the last axis; none for identity), or nodes of
+elementary operators for the others (leaky_relu, elu, softplus, gelu, silu). The graph's
 input is "X" of shape (N, n_inputs). A Network's graph has one output, "output" (N, n_outputs).
 The drop-ins' graphs follow scikit-learn's converters (skl2onnx with zipmap=False):
 
@@ -14,6 +15,8 @@ The drop-ins' graphs follow scikit-learn's converters (skl2onnx with zipmap=Fals
 Needs the `onnx` package (`pip install onnx`, or the project's `onnx` extra); fastnn itself
 never imports it elsewhere.
 """
+import functools
+
 import numpy as np
 
 from ._files import write_atomically
@@ -38,25 +41,72 @@ def _unary(op):
 def _composite(helper, x, y, steps):
     """Nodes for y = f(x) from elementary operators, which ONNX Runtime runs in float64 too
     (its Elu, LeakyRelu and Softplus kernels are float32 only). Each step is (operator,
-    inputs, output): inputs name "x", an earlier output, or a number (a constant of x's type:
-    a double Constant, then CastLike); output "y" is the result."""
+    inputs, output): inputs name "x", an earlier output, a number or a float array (a
+    constant of x's type: a double Constant, then CastLike) or a tuple of ints (an int64
+    constant, for axes); output "y" is the result. Steps may pass attributes as a fourth
+    item, a dict."""
     from onnx import TensorProto
 
     names, nodes = {"x": x, "y": y}, []
-    for k, (op, inputs, output) in enumerate(steps):
+    for k, (op, inputs, output, *attributes) in enumerate(steps):
         wired = []
         for j, item in enumerate(inputs):
-            if isinstance(item, float):
-                constant = f"{y}_c{k}_{j}"
+            constant = f"{y}_c{k}_{j}"
+            if isinstance(item, tuple):
+                nodes.append(helper.make_node("Constant", [], [constant], value=helper.make_tensor(
+                    constant + "_v", TensorProto.INT64, [len(item)], list(item))))
+                wired.append(constant)
+            elif isinstance(item, (float, np.ndarray)):
+                values = np.asarray(item, np.float64)
                 nodes.append(helper.make_node("Constant", [], [constant + "_d"], value=helper.make_tensor(
-                    constant + "_v", TensorProto.DOUBLE, [], [item])))
+                    constant + "_v", TensorProto.DOUBLE, values.shape, values.ravel().tolist())))
                 nodes.append(helper.make_node("CastLike", [constant + "_d", x], [constant]))
                 wired.append(constant)
             else:
                 wired.append(names[item])
         names.setdefault(output, f"{y}_{output}")
-        nodes.append(helper.make_node(op, wired, [names[output]]))
+        nodes.append(helper.make_node(op, wired, [names[output]], **(attributes[0] if attributes else {})))
     return nodes
+
+
+#: erfcx(x) = e^(x^2) erfc(x) for x >= 0 is t h(u), t = 1 / (1 + x / _ERFCX_SCALE) in (0, 1],
+#: u = 2t - 1, h a polynomial of degree _ERFCX_DEGREE: relative error about 5e-15 for every
+#: x >= 0 in float64 (tests/test_onnx.py checks the graph against scipy's erfc)
+_ERFCX_SCALE, _ERFCX_DEGREE = 4.0, 20
+
+
+@functools.lru_cache(maxsize=None)
+def _erfcx_series():
+    """h's coefficients (of u^0 .. u^degree): h interpolated at the Chebyshev nodes, which
+    is within rounding of the best polynomial, then written in powers of u (they stay below
+    0.3 in size: the power sum does not cancel)."""
+    from numpy.polynomial import chebyshev
+    from scipy.special import erfcx
+
+    u = np.cos(np.pi * (np.arange(200) + 0.5) / 200)
+    t = (u + 1) / 2
+    series = chebyshev.chebfit(u, erfcx(_ERFCX_SCALE * (1 - t) / t) / t, _ERFCX_DEGREE)
+    return chebyshev.cheb2poly(series)
+
+
+def _gelu_nodes(helper, x, y):
+    """y = x Phi(x). ONNX Runtime has no float64 Erf kernel (nor Gelu, which opset 20 adds
+    and which expands to Erf), so Phi is built from elementary operators that it runs in
+    both dtypes: Phi(-|x|) = erfc(v) / 2 = e^(-v^2) t h(u) / 2 with v = |x| / sqrt 2 (see
+    _erfcx_series), h(u) = [u^0 .. u^degree] @ coefficients; Phi(x) = 1 - Phi(-|x|) for
+    x >= 0. Accurate far below 0 too, where 1 + erf(x / sqrt 2) would cancel."""
+    return _composite(helper, x, y, [
+        ("Abs", ["x"], "size"), ("Mul", ["size", 0.7071067811865476], "v"),
+        ("Mul", ["v", 1 / _ERFCX_SCALE], "scaled"), ("Add", ["scaled", 1.0], "denominator"),
+        ("Reciprocal", ["denominator"], "t"), ("Mul", ["t", 2.0], "twice"),
+        ("Sub", ["twice", 1.0], "u"), ("Unsqueeze", ["u", (-1,)], "column"),
+        ("Pow", ["column", np.arange(_ERFCX_DEGREE + 1.0)], "powers"),
+        ("MatMul", ["powers", _erfcx_series()], "h"),
+        ("Mul", ["v", "v"], "square"), ("Neg", ["square"], "minus"), ("Exp", ["minus"], "gauss"),
+        ("Mul", ["t", "h"], "erfcx"), ("Mul", ["erfcx", "gauss"], "erfc"),
+        ("Mul", ["erfc", 0.5], "tail"), ("Sub", [1.0, "tail"], "upper"),
+        ("Less", ["x", 0.0], "negative"), ("Where", ["negative", "tail", "upper"], "cdf"),
+        ("Mul", ["x", "cdf"], "y")])
 
 
 # fastnn activation -> the nodes computing y = f(x) (None: y is x)
@@ -74,6 +124,9 @@ ACTIVATION_NODES = {
         ("Abs", ["x"], "size"), ("Neg", ["size"], "minus"), ("Exp", ["minus"], "e"),
         ("Add", ["e", 1.0], "sum"), ("Log", ["sum"], "log"), ("Max", ["x", 0.0], "relu"),
         ("Add", ["relu", "log"], "y")]),
+    "gelu": _gelu_nodes,
+    "silu": lambda helper, x, y: _composite(helper, x, y, [
+        ("Sigmoid", ["x"], "s"), ("Mul", ["x", "s"], "y")]),
     "exp": _unary("Exp"),
     "softmax": lambda helper, x, y: [helper.make_node("Softmax", [x], [y], axis=-1)],
 }

@@ -5,8 +5,8 @@ rules), trained by fastnn's compiled kernels.
 Change ``from sklearn.neural_network import MLPClassifier`` to
 ``from fastnn import MLPClassifier`` and keep everything else. Beyond scikit-learn's solvers
 (lbfgs, sgd, adam), any optimizer name of fastnn.optim is accepted, and beyond its
-activations (identity, logistic, tanh, relu) fastnn's leaky_relu, elu and softplus; float32
-input trains in float32 (lbfgs too).
+activations (identity, logistic, tanh, relu) fastnn's leaky_relu, elu, softplus, gelu and
+silu; float32 input trains in float32 (lbfgs too).
 """
 import operator
 import warnings
@@ -45,7 +45,7 @@ def __dir__():  # tab completion shows the public names only
 # names); its out_activation_ -> fastnn's (output, loss)
 _SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 _ACTIVATIONS = {**_SKLEARN_ACTIVATIONS, "leaky_relu": "leaky_relu", "elu": "elu",
-                "softplus": "softplus"}
+                "softplus": "softplus", "gelu": "gelu", "silu": "silu"}
 _OUTPUTS = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),
             "identity": ("identity", "mse"), "exp": ("exp", "poisson")}
 _STOCHASTIC = ("sgd", "adam")

@@ -1,15 +1,18 @@
 # Activation kernels, fused over float/double. Each works in place on a block of `rows` x
 # `cols` entries of a row-major matrix whose rows are `ld` apart (a column block of a layer,
-# when a product is split over threads); callers guarantee the shapes. The derivative is
-# taken from the activation's output a = f(z), so z need not be kept:
+# when a product is split over threads); callers guarantee the shapes. For the increasing
+# activations the derivative is taken from the output a = f(z), so z need not be kept:
 #   identity 1, sigmoid a(1-a), tanh 1-a^2, relu [a > 0], leaky_relu 1 or 0.01 (a > 0 or
 #   not), elu 1 or a + 1, softplus 1 - e^-a (each is increasing, so a alone tells z's side).
+# gelu and silu are not monotonic (a does not tell z): needs_z is true for them, and the
+# passes keep D = f'(z) from the forward pass instead (add_bias_activate_keep):
+#   gelu z Phi(z), f' = Phi(z) + z phi(z);  silu z s(z), f' = s(z) (1 + z (1 - s(z))).
 # softmax and exp are output activations only: their derivatives enter through the loss.
 # NaN propagates as in NumPy: relu(NaN) is NaN, and a NaN activation keeps its delta.
 from cython cimport floating
 from libc.math cimport fabs
 
-from _fmath cimport exp_nonpositive, expm1_nonpositive, fexp, log1p_unit
+from _fmath cimport exp_nonpositive, expm1_nonpositive, ferfc, fexp, log1p_unit
 
 # Codes shared with fastnn/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -22,6 +25,14 @@ cdef enum:
     LEAKY_RELU = 6
     ELU = 7
     SOFTPLUS = 8
+    GELU = 9
+    SILU = 10
+
+
+cdef inline bint needs_z(int act) noexcept nogil:
+    """Whether f'(z) cannot be had from a = f(z) (f is not monotonic): the passes then keep
+    D = f'(z), written by add_bias_activate_keep, for the backward pass."""
+    return act == GELU or act == SILU
 
 
 cdef inline floating sigmoid(floating z) noexcept nogil:
@@ -30,6 +41,18 @@ cdef inline floating sigmoid(floating z) noexcept nogil:
     cdef floating e = exp_nonpositive(-fabs(z))
     cdef floating r = 1 / (1 + e)
     return r if z >= 0 else e * r
+
+
+cdef inline floating normal_cdf(floating z) noexcept nogil:
+    """Phi(z) = erfc(-z / sqrt 2) / 2 (gelu(z) = z Phi(z)): erfc keeps Phi's relative
+    accuracy far below 0, where 1 + erf(z / sqrt 2) cancels (gelu(-10) is -7.6e-23, not 0)."""
+    return <floating> 0.5 * ferfc(z * <floating> -0.7071067811865476)
+
+
+cdef inline floating normal_pdf(floating z) noexcept nogil:
+    """phi(z) = e^(-z^2/2) / sqrt(2 pi); underflows to 0 far from 0 (z^2 overflowing to
+    infinity too), so gelu'(z) = Phi(z) + z phi(z) tends to 0 or 1 there."""
+    return <floating> 0.3989422804014327 * exp_nonpositive(<floating> -0.5 * z * z)
 
 
 cdef inline void softmax_rows(floating* z, int rows, int n) noexcept nogil:
@@ -87,6 +110,33 @@ cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil
     elif act == SOFTPLUS:  # max(z, 0) + log1p(e^-|z|): finite for any z
         for j in range(n):
             z[j] = (z[j] if z[j] > 0 else 0) + log1p_unit(exp_nonpositive(-fabs(z[j])))
+    elif act == GELU:  # z Phi(z): a libm erfc per entry
+        for j in range(n):
+            z[j] = z[j] * normal_cdf(z[j])
+    elif act == SILU:
+        for j in range(n):
+            z[j] = z[j] * sigmoid(z[j])
+
+
+cdef inline void activate_keep_run(int act, floating* z, floating* d,
+                                   Py_ssize_t n) noexcept nogil:
+    """d <- f'(z), then z <- f(z), over n consecutive entries, for the activations that
+    need z (needs_z): one pass, each z read once."""
+    cdef Py_ssize_t j
+    cdef floating p, e, r, s, c
+    if act == GELU:  # f' = Phi(z) + z phi(z)
+        for j in range(n):
+            p = normal_cdf(z[j])
+            d[j] = p + z[j] * normal_pdf(z[j])
+            z[j] = z[j] * p
+    elif act == SILU:  # f' = s (1 + z (1 - s)): s and 1 - s = sigmoid(-z) from one e^-|z|
+        for j in range(n):
+            e = exp_nonpositive(-fabs(z[j]))
+            r = 1 / (1 + e)
+            s = r if z[j] >= 0 else e * r
+            c = e * r if z[j] >= 0 else r
+            d[j] = s * (1 + z[j] * c)
+            z[j] = z[j] * s
 
 
 cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int ld,
@@ -107,6 +157,25 @@ cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int
     else:
         for i in range(rows):
             activate_run(act, z + <Py_ssize_t> i * ld, cols)
+
+
+cdef inline void add_bias_activate_keep(int act, floating* z, int rows, int cols, int ld,
+                                        const floating* bias, floating* d,
+                                        int ld_d) noexcept nogil:
+    """add_bias_activate for an activation that needs z (needs_z), which also writes
+    D = f'(z + bias) into the block at d (rows ld_d apart) for the backward pass."""
+    cdef int i, j
+    cdef floating* row
+    if bias != NULL:
+        for i in range(rows):
+            row = z + <Py_ssize_t> i * ld
+            for j in range(cols):
+                row[j] = row[j] + bias[j]
+    if cols == ld and cols == ld_d:
+        activate_keep_run(act, z, d, <Py_ssize_t> rows * cols)
+    else:
+        for i in range(rows):
+            activate_keep_run(act, z + <Py_ssize_t> i * ld, d + <Py_ssize_t> i * ld_d, cols)
 
 
 cdef inline void multiply_derivative_run(int act, floating* delta, const floating* a,
@@ -135,7 +204,8 @@ cdef inline void multiply_derivative_run(int act, floating* delta, const floatin
 
 cdef inline void multiply_derivative(int act, floating* delta, const floating* a, int rows,
                                      int cols, int ld) noexcept nogil:
-    """delta <- delta * f'(a) for a block of rows x cols entries (both matrices ld apart)."""
+    """delta <- delta * f'(a) for a block of rows x cols entries (both matrices ld apart);
+    not for the activations that need z (their D multiplies instead: multiply_rows)."""
     cdef int i
     if act == IDENTITY:
         return
@@ -144,6 +214,25 @@ cdef inline void multiply_derivative(int act, floating* delta, const floating* a
         return
     for i in range(rows):
         multiply_derivative_run(act, delta + <Py_ssize_t> i * ld, a + <Py_ssize_t> i * ld, cols)
+
+
+cdef inline void multiply_rows(floating* delta, const floating* d, int rows, int cols,
+                               int ld) noexcept nogil:
+    """delta <- delta * d for a block of rows x cols entries (both matrices ld apart): the
+    kept derivative D = f'(z) of an activation that needs z."""
+    cdef int i, j
+    cdef Py_ssize_t k
+    cdef floating* row
+    cdef const floating* drow
+    if cols == ld:
+        for k in range(<Py_ssize_t> rows * cols):
+            delta[k] = delta[k] * d[k]
+        return
+    for i in range(rows):
+        row = delta + <Py_ssize_t> i * ld
+        drow = d + <Py_ssize_t> i * ld
+        for j in range(cols):
+            row[j] = row[j] * drow[j]
 
 
 cdef inline void column_sums(const floating* x, int rows, int cols, int ld,

@@ -2,7 +2,7 @@
 # arithmetic stays float32 end to end. Plus exp_nonpositive, the exponential the activations
 # and losses need (always of a number <= 0), written so that loops calling it vectorize.
 from cython cimport floating
-from libc.math cimport exp, expf, log, logf, log1p, log1pf, sqrt, sqrtf
+from libc.math cimport erfc, erfcf, exp, expf, log, logf, log1p, log1pf, sqrt, sqrtf
 from libc.string cimport memcpy
 
 
@@ -25,6 +25,13 @@ cdef inline floating flog1p(floating x) noexcept nogil:
         return log1pf(x)
     else:
         return log1p(x)
+
+
+cdef inline floating ferfc(floating x) noexcept nogil:
+    if floating is float:
+        return erfcf(x)
+    else:
+        return erfc(x)
 
 
 cdef inline floating fsqrt(floating x) noexcept nogil:

@@ -9,7 +9,9 @@ and fastnn/_dispatch.py loads the best one the CPU runs.
 A network of L layers is described once by a Plan (sizes, activation codes, loss code and
 where each W[l] and b[l] sits in the flat parameter vector). Activations and deltas of all
 layers live packed in two flat workspaces owned by the caller: for a batch of m rows,
-layer l's (m x n_l) block starts at m * unit_offset[l]. Nothing is allocated per call.
+layer l's (m x n_l) block starts at m * unit_offsets[l]; a hidden gelu or silu layer's
+activations are followed by its block D = f'(z) for the backward pass, and the output
+layer's block is always last. Nothing is allocated per call.
 
 `threads` is the most threads a call may use; the policy of _team.pxd decides, phase by
 phase, how many it does use. Callers make the BLAS behind scipy run one thread per call.
@@ -23,7 +25,8 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-from _activations cimport add_bias_activate, multiply_derivative, column_sums
+from _activations cimport (add_bias_activate, add_bias_activate_keep, column_sums,
+                           multiply_derivative, needs_z)
 from _clip_average cimport EMA, NO_AVERAGE, SWA, average_weights, clip_gradient
 from _fmath cimport exp_nonpositive
 from _losses cimport output_rows
@@ -131,7 +134,9 @@ cdef class Plan:
         self.c.w_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
         self.c.b_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
         self.c.unit_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
-        if not (self.c.sizes and self.c.act and self.c.w_off and self.c.b_off and self.c.unit_off):
+        self.c.d_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
+        if not (self.c.sizes and self.c.act and self.c.w_off and self.c.b_off and self.c.unit_off
+                and self.c.d_off):
             raise MemoryError()
         self.c.n_units = 0
         self.c.loss_scale = 1.0
@@ -146,6 +151,12 @@ cdef class Plan:
             self.c.b_off[l] = b_offsets[l]
             self.c.unit_off[l] = self.c.n_units
             self.c.n_units += sizes[l + 1]
+            # a hidden layer whose f' needs z gets a D block right after its own; the output
+            # layer has none (the loss kernel has z in hand), so its block stays last
+            self.c.d_off[l] = -1
+            if l < L - 1 and needs_z(activations[l]):
+                self.c.d_off[l] = self.c.n_units
+                self.c.n_units += sizes[l + 1]
             # the kernels trust these offsets: make sure every block lies inside params
             if <Py_ssize_t> sizes[l] * sizes[l + 1] > 2147483647:
                 raise ValueError(f"layer {l} has over 2**31 weights")
@@ -159,6 +170,7 @@ cdef class Plan:
         free(self.c.w_off)
         free(self.c.b_off)
         free(self.c.unit_off)
+        free(self.c.d_off)
 
     @property
     def loss_scale(self):
@@ -172,8 +184,20 @@ cdef class Plan:
 
     @property
     def n_units(self):
-        """Units in all layers but the input: the workspace needs m * n_units entries."""
+        """Units in all layers but the input, D blocks included: the workspace needs
+        m * n_units entries."""
         return self.c.n_units
+
+    @property
+    def unit_offsets(self):
+        """Where each layer's block starts in a workspace, in units (times m for m rows)."""
+        return tuple(self.c.unit_off[l] for l in range(self.c.n_layers))
+
+    @property
+    def derivative_offsets(self):
+        """Where each layer's D = f'(z) block starts in the activations workspace, in units;
+        -1 for the layers without one."""
+        return tuple(self.c.d_off[l] for l in range(self.c.n_layers))
 
 
 cdef int check(Plan plan, Py_ssize_t n_params, Py_ssize_t m, Py_ssize_t n_features,
@@ -208,7 +232,8 @@ def forward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
     """Fill acts with every layer's activations for the rows of X (output block last)."""
     check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
     with nogil:
-        forward_pass(&plan.c, &params[0], &X[0, 0], <int> X.shape[0], &acts[0], True, threads)
+        forward_pass(&plan.c, &params[0], &X[0, 0], <int> X.shape[0], &acts[0], True, False,
+                     threads)
 
 
 cdef class Predictor:
@@ -291,12 +316,12 @@ cdef class Predictor:
         size = m * self.n_out
         if self.type_num == cnp.NPY_FLOAT64:
             forward_pass(&self.plan.c, <double*> self.p_params, <double*> x, <int> m,
-                         <double*> self.p_acts, True, 1)
+                         <double*> self.p_acts, True, False, 1)
             memcpy(result, <double*> self.p_acts + m * self.plan.c.n_units - size,
                    size * sizeof(double))
         else:
             forward_pass(&self.plan.c, <float*> self.p_params, <float*> x, <int> m,
-                         <float*> self.p_acts, True, 1)
+                         <float*> self.p_acts, True, False, 1)
             memcpy(result, <float*> self.p_acts + m * self.plan.c.n_units - size,
                    size * sizeof(float))
         return out
@@ -369,7 +394,8 @@ def forward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_p
     check_csr(plan, x_ptr, x_idx, x_val.shape[0])
     with nogil:
         forward_pass(&plan.c, &params[0], &x_val[0] if x_val.shape[0] else NULL, <int> m,
-                     &acts[0], True, threads, &x_ptr[0], &x_idx[0] if x_idx.shape[0] else NULL)
+                     &acts[0], True, False, threads, &x_ptr[0],
+                     &x_idx[0] if x_idx.shape[0] else NULL)
 
 
 def backward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_ptr,
@@ -727,9 +753,29 @@ def activate_(int act, floating[:, ::1] z, const floating[::1] bias=None):
         add_bias_activate(act, &z[0, 0], <int> z.shape[0], <int> z.shape[1], <int> z.shape[1], b)
 
 
+def activate_keep_(int act, floating[:, ::1] z, floating[:, ::1] d,
+                   const floating[::1] bias=None):
+    """In place, for an activation that needs z (gelu, silu): d <- f'(z + bias),
+    z <- f(z + bias)."""
+    if not needs_z(act):
+        raise ValueError(f"activation code {act} takes its derivative from a: use activate_")
+    if d.shape[0] != z.shape[0] or d.shape[1] != z.shape[1]:
+        raise ValueError("d and z must have the same shape")
+    if bias is not None and bias.shape[0] != z.shape[1]:
+        raise ValueError(f"bias has {bias.shape[0]} entries, z has {z.shape[1]} columns")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    cdef const floating* b = &bias[0] if bias is not None else NULL
+    cdef int n = <int> z.shape[1]
+    with nogil:
+        add_bias_activate_keep(act, &z[0, 0], <int> z.shape[0], n, n, b, &d[0, 0], n)
+
+
 def multiply_derivative_(int act, floating[:, ::1] delta, const floating[:, ::1] a,
                          floating[::1] grad_bias=None):
     """In place: delta <- delta * f'(a); grad_bias <- delta.sum(axis=0) if given."""
+    if needs_z(act):
+        raise ValueError(f"activation code {act} needs z for its derivative: use activate_keep_")
     if a.shape[0] != delta.shape[0] or a.shape[1] != delta.shape[1]:
         raise ValueError("delta and a must have the same shape")
     if grad_bias is not None and grad_bias.shape[0] != delta.shape[1]:

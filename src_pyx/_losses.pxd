@@ -7,11 +7,13 @@
 #   poisson               sum_k e^z_k - y_k z_k + y_k log y_k - y_k   dL/dz_k = a_k - y_k
 #   mae                   sum_k |r_k|, r = a - y            dL/dz_k = sign(r_k) f'(a_k)
 #   huber                 sum_k h(r_k)                      dL/dz_k = clip(r_k, -d, d) f'(a_k)
-# with h(r) = r^2/2 for |r| <= d, else d (|r| - d/2); d = huber_delta.
+# with h(r) = r^2/2 for |r| <= d, else d (|r| - d/2); d = huber_delta. f'(a_k) stands for
+# f'(z_k): for the activations that need z (gelu, silu) it is taken from z, into the delta
+# block, before z is overwritten with a.
 from cython cimport floating
 from libc.math cimport fabs
 
-from _activations cimport activate_run, multiply_derivative_run
+from _activations cimport activate_keep_run, activate_run, multiply_derivative_run, needs_z
 from _fmath cimport exp_nonpositive, fexp, flog, flog1p
 
 # Codes shared with fastnn/losses.py (LOSS_CODES).
@@ -63,6 +65,7 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
     cdef const floating* yrow
     cdef floating* drow
     cdef floating zmax, s, ysum, e, r, row_scale
+    cdef bint slope_kept = delta != NULL and needs_z(act)
     if bias != NULL:
         for i in range(rows):
             row = z + <Py_ssize_t> i * n
@@ -137,8 +140,11 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                     row_total += yrow[j] * flog(yrow[j])
                 row[j] = e
             total += row_total if sample_weight == NULL else sample_weight[i] * row_total
-    elif loss == MSE:  # 1/2 sum_k (a_k - y_k)^2
+    elif slope_kept:  # mse, mae, huber after gelu or silu: delta <- f'(z), z <- a = f(z)
+        activate_keep_run(act, z, delta, size)
+    else:
         activate_run(act, z, size)
+    if loss == MSE:  # 1/2 sum_k (a_k - y_k)^2
         if sample_weight == NULL:
             for k in range(size):
                 r = z[k] - y[k]
@@ -150,8 +156,7 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                     r = z[<Py_ssize_t> i * n + j] - y[<Py_ssize_t> i * n + j]
                     row_total += 0.5 * r * r
                 total += sample_weight[i] * row_total
-    else:  # mae, huber: sum_k L(a_k - y_k)
-        activate_run(act, z, size)
+    elif loss == MAE or loss == HUBER:  # sum_k L(a_k - y_k)
         for i in range(rows):
             row_total = 0
             for j in range(n):
@@ -159,6 +164,13 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                                            huber_delta)
             total += row_total if sample_weight == NULL else sample_weight[i] * row_total
     if delta == NULL:
+        return total
+    if slope_kept:  # delta holds f'(z): times dL/da
+        for i in range(rows):
+            row_scale = scale if sample_weight == NULL else scale * sample_weight[i]
+            for j in range(n):
+                k = <Py_ssize_t> i * n + j
+                delta[k] = row_scale * residual_slope(loss, z[k] - y[k], huber_delta) * delta[k]
         return total
     if loss == MAE or loss == HUBER:  # dL/da = their slope of a - y
         for i in range(rows):

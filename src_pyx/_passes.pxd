@@ -1,8 +1,11 @@
 # Whole-network passes over a NetLayout, shared by every entry point of _kernels.pyx. For a
 # batch of m rows, layer l's activations and deltas are the (m x n_l) blocks at
-# m * unit_off[l] of two packed workspaces. Callers guarantee every shape and offset (a Plan
-# checks them once) and that the BLAS behind scipy runs one thread per call (the threads
-# here are our own: see _team.pxd).
+# m * unit_off[l] of two packed workspaces. A hidden layer whose activation needs z to give
+# its derivative (gelu, silu: needs_z) also has a block D = f'(z) at m * d_off[l] of the
+# activations workspace, which the training passes fill (keep_derivatives) and the backward
+# pass multiplies by; the output layer's block is always the workspace's last. Callers
+# guarantee every shape and offset (a Plan checks them once) and that the BLAS behind scipy
+# runs one thread per call (the threads here are our own: see _team.pxd).
 #
 # Each phase below is one parallel loop over its pieces (`prange` with one piece per
 # thread); a phase with one piece is a plain call. Products are split along the longer of
@@ -12,7 +15,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from _blas cimport gemm, is_small
-from _activations cimport SOFTMAX, add_bias_activate, multiply_derivative, column_sums
+from _activations cimport (SOFTMAX, add_bias_activate, add_bias_activate_keep, column_sums,
+                           multiply_derivative, multiply_rows)
 from _losses cimport output_rows
 from _team cimport ALIGN, ELEMENT_WORK, GEMM_WORK, parts_for, share_start
 
@@ -24,7 +28,8 @@ cdef struct NetLayout:
     int* act                # activation code of each layer's output
     Py_ssize_t* w_off       # start of W[l] (sizes[l] x sizes[l+1], row-major) in params
     Py_ssize_t* b_off       # start of b[l] in params, -1 without biases
-    Py_ssize_t* unit_off    # units in layers before l: layer l's block is at m * unit_off[l]
+    Py_ssize_t* unit_off    # units before layer l's block: it is at m * unit_off[l]
+    Py_ssize_t* d_off       # units before layer l's D = f'(z) block; -1: f' comes from a
     Py_ssize_t n_params
     Py_ssize_t n_units
     double loss_scale       # J's data term is scaled by this (1; scikit-learn's mse: 1/n_out)
@@ -44,6 +49,12 @@ cdef inline const floating* layer_input(const NetLayout* net, int l, const float
     return X if l == 0 else acts + m * net.unit_off[l - 1]
 
 
+cdef inline floating* derivative_block(const NetLayout* net, int l, floating* acts,
+                                      int m) noexcept nogil:
+    """Layer l's D = f'(z) block in the activations workspace, NULL when it has none."""
+    return acts + m * net.d_off[l] if net.d_off[l] >= 0 else NULL
+
+
 cdef inline const floating* bias_of(const NetLayout* net, int l, const floating* params) noexcept nogil:
     return params + net.b_off[l] if net.b_off[l] >= 0 else NULL
 
@@ -51,27 +62,32 @@ cdef inline const floating* bias_of(const NetLayout* net, int l, const floating*
 # -- forward ----------------------------------------------------------------------------------
 
 cdef inline void dense_piece(const NetLayout* net, int l, const floating* params,
-                             const floating* a_in, floating* out, bint activate, bint small,
-                             int r0, int r1, int c0, int c1) noexcept nogil:
+                             const floating* a_in, floating* out, floating* d_out,
+                             bint activate, bint small, int r0, int r1, int c0,
+                             int c1) noexcept nogil:
     """Rows r0:r1, columns c0:c1 of out = f(a_in @ W[l] + b[l]) (no bias or f unless
-    activate)."""
+    activate), and of d_out = f'(a_in @ W[l] + b[l]) unless d_out is NULL."""
     cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1]
     cdef const floating* bias = bias_of(net, l, params)
-    cdef floating* block = out + <Py_ssize_t> r0 * n_out + c0
+    cdef Py_ssize_t offset = <Py_ssize_t> r0 * n_out + c0
     if r1 <= r0 or c1 <= c0:
         return
     gemm(False, False, r1 - r0, c1 - c0, n_in, a_in + <Py_ssize_t> r0 * n_in, n_in,
-         params + net.w_off[l] + c0, n_out, 0, block, n_out, small)
-    if activate:
-        add_bias_activate(net.act[l], block, r1 - r0, c1 - c0, n_out,
+         params + net.w_off[l] + c0, n_out, 0, out + offset, n_out, small)
+    if activate and d_out != NULL:
+        add_bias_activate_keep(net.act[l], out + offset, r1 - r0, c1 - c0, n_out,
+                               bias + c0 if bias != NULL else NULL, d_out + offset, n_out)
+    elif activate:
+        add_bias_activate(net.act[l], out + offset, r1 - r0, c1 - c0, n_out,
                           bias + c0 if bias != NULL else NULL)
 
 
 cdef inline void dense_layer(const NetLayout* net, int l, const floating* params,
-                             const floating* a_in, int m, floating* out, bint activate,
-                             int threads) noexcept nogil:
-    """out = f(a_in @ W[l] + b[l]) for m rows; with activate false, the product alone (the
-    loss kernel adds the bias and the output activation)."""
+                             const floating* a_in, int m, floating* out, floating* d_out,
+                             bint activate, int threads) noexcept nogil:
+    """out = f(a_in @ W[l] + b[l]) for m rows (and d_out = f'(a_in @ W[l] + b[l]) unless
+    NULL); with activate false, the product alone (the loss kernel adds the bias and the
+    output activation)."""
     cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1], p, parts, r0, r1, c0, c1
     cdef bint small = is_small(m, n_out, n_in)
     cdef bint by_columns = n_out >= m
@@ -80,14 +96,16 @@ cdef inline void dense_layer(const NetLayout* net, int l, const floating* params
     parts = 1 if small else parts_for(<long long> m * n_in * n_out, GEMM_WORK,
                                       n_out if by_columns else m, ALIGN, threads)
     if parts == 1:
-        dense_piece(net, l, params, a_in, out, activate and not softmax, small, 0, m, 0, n_out)
+        dense_piece(net, l, params, a_in, out, d_out, activate and not softmax, small, 0, m, 0,
+                    n_out)
     else:
         for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
             r0 = 0 if by_columns else share_start(p, parts, m, ALIGN)
             r1 = m if by_columns else share_start(p + 1, parts, m, ALIGN)
             c0 = share_start(p, parts, n_out, ALIGN) if by_columns else 0
             c1 = share_start(p + 1, parts, n_out, ALIGN) if by_columns else n_out
-            dense_piece(net, l, params, a_in, out, activate and not softmax, small, r0, r1, c0, c1)
+            dense_piece(net, l, params, a_in, out, d_out, activate and not softmax, small, r0,
+                        r1, c0, c1)
     if activate and softmax:  # whole rows: a phase of its own, split by rows
         parts = parts_for(<long long> m * n_out, ELEMENT_WORK, m, 1, threads)
         if parts == 1:
@@ -127,26 +145,38 @@ cdef inline void sparse_rows_product(const NetLayout* net, const floating* param
                 o[j] += v * w_row[j]
 
 
+cdef inline void sparse_piece(const NetLayout* net, const floating* params,
+                              const Py_ssize_t* x_ptr, const int* x_idx, const floating* X,
+                              floating* out, floating* d_out, bint activate, int r0,
+                              int r1) noexcept nogil:
+    """Rows r0:r1 of out = f(X @ W[0] + b[0]) (the product alone unless activate), and of
+    d_out = f'(X @ W[0] + b[0]) unless d_out is NULL."""
+    cdef int n_out = net.sizes[1]
+    cdef const floating* bias = bias_of(net, 0, params)
+    cdef Py_ssize_t offset = <Py_ssize_t> r0 * n_out
+    if r1 <= r0:
+        return
+    sparse_rows_product(net, params, x_ptr, x_idx, X, out, r0, r1)
+    if activate and d_out != NULL:
+        add_bias_activate_keep(net.act[0], out + offset, r1 - r0, n_out, n_out, bias,
+                               d_out + offset, n_out)
+    elif activate:
+        add_bias_activate(net.act[0], out + offset, r1 - r0, n_out, n_out, bias)
+
+
 cdef inline void sparse_layer(const NetLayout* net, const floating* params,
                               const Py_ssize_t* x_ptr, const int* x_idx, const floating* X,
-                              int m, floating* out, bint activate, int threads) noexcept nogil:
-    """out = f(X @ W[0] + b[0]) for m CSR rows (the product alone unless activate), split
-    by rows."""
-    cdef int n_out = net.sizes[1], p, r0, r1, parts
-    cdef const floating* bias = bias_of(net, 0, params)
+                              int m, floating* out, floating* d_out, bint activate,
+                              int threads) noexcept nogil:
+    """out = f(X @ W[0] + b[0]) for m CSR rows (see sparse_piece), split by rows."""
+    cdef int n_out = net.sizes[1], p, parts
     parts = parts_for(<long long> (x_ptr[m] - x_ptr[0] + m) * n_out, ELEMENT_WORK, m, 1, threads)
     if parts == 1:
-        sparse_rows_product(net, params, x_ptr, x_idx, X, out, 0, m)
-        if activate:
-            add_bias_activate(net.act[0], out, m, n_out, n_out, bias)
+        sparse_piece(net, params, x_ptr, x_idx, X, out, d_out, activate, 0, m)
         return
     for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
-        r0 = share_start(p, parts, m, 1)
-        r1 = share_start(p + 1, parts, m, 1)
-        sparse_rows_product(net, params, x_ptr, x_idx, X, out, r0, r1)
-        if activate and r1 > r0:
-            add_bias_activate(net.act[0], out + <Py_ssize_t> r0 * n_out, r1 - r0, n_out, n_out,
-                              bias)
+        sparse_piece(net, params, x_ptr, x_idx, X, out, d_out, activate,
+                     share_start(p, parts, m, 1), share_start(p + 1, parts, m, 1))
 
 
 cdef inline void sparse_gradient_columns(const NetLayout* net, const floating* params,
@@ -199,20 +229,24 @@ cdef inline void sparse_gradients(const NetLayout* net, const floating* params,
 
 
 cdef inline void forward_pass(const NetLayout* net, const floating* params, const floating* X,
-                              int m, floating* acts, bint activate_output, int threads,
-                              const Py_ssize_t* x_ptr=NULL, const int* x_idx=NULL) noexcept nogil:
+                              int m, floating* acts, bint activate_output, bint keep_derivatives,
+                              int threads, const Py_ssize_t* x_ptr=NULL,
+                              const int* x_idx=NULL) noexcept nogil:
     """a[l] = f(a[l-1] @ W[l] + b[l]) for every layer; the last layer keeps its GEMM
     output (no bias, no activation) when activate_output is false, for the loss kernel.
-    With x_ptr, X holds the values of m CSR rows (see above)."""
+    With keep_derivatives (for a backward pass), the layers with a D block (d_off) also get
+    D = f'(z) there. With x_ptr, X holds the values of m CSR rows (see above)."""
     cdef int l
     cdef bint activate
+    cdef floating* d_out
     for l in range(net.n_layers):
         activate = l < net.n_layers - 1 or activate_output
+        d_out = derivative_block(net, l, acts, m) if keep_derivatives and activate else NULL
         if l == 0 and x_ptr != NULL:
-            sparse_layer(net, params, x_ptr, x_idx, X, m, acts, activate, threads)
+            sparse_layer(net, params, x_ptr, x_idx, X, m, acts, d_out, activate, threads)
         else:
             dense_layer(net, l, params, layer_input(net, l, X, acts, m), m,
-                        acts + m * net.unit_off[l], activate, threads)
+                        acts + m * net.unit_off[l], d_out, activate, threads)
 
 
 # -- loss ---------------------------------------------------------------------------------------
@@ -313,23 +347,29 @@ cdef inline void weight_gradient_piece(const floating* a_in, const floating* del
 
 
 cdef inline void input_gradient_piece(const floating* delta, const floating* W,
-                                      floating* delta_in, const floating* a_prev, int act_prev,
-                                      int m, int n_in, int n_out, bint small, int r0, int r1,
-                                      int c0, int c1) noexcept nogil:
-    """Rows r0:r1, columns c0:c1 of delta[l-1] = (delta @ W.T) * f'(a[l-1])."""
+                                      floating* delta_in, const floating* a_prev,
+                                      const floating* d_prev, int act_prev, int m, int n_in,
+                                      int n_out, bint small, int r0, int r1, int c0,
+                                      int c1) noexcept nogil:
+    """Rows r0:r1, columns c0:c1 of delta[l-1] = (delta @ W.T) * f'(z[l-1]), f'(z[l-1])
+    being the kept D block d_prev where the layer has one, else f'(a[l-1])."""
     cdef Py_ssize_t offset = <Py_ssize_t> r0 * n_in + c0
     if r1 <= r0 or c1 <= c0:
         return
     gemm(False, True, r1 - r0, c1 - c0, n_out, delta + <Py_ssize_t> r0 * n_out, n_out,
          W + <Py_ssize_t> c0 * n_out, n_out, 0, delta_in + offset, n_in, small)
-    multiply_derivative(act_prev, delta_in + offset, a_prev + offset, r1 - r0, c1 - c0, n_in)
+    if d_prev != NULL:
+        multiply_rows(delta_in + offset, d_prev + offset, r1 - r0, c1 - c0, n_in)
+    else:
+        multiply_derivative(act_prev, delta_in + offset, a_prev + offset, r1 - r0, c1 - c0,
+                            n_in)
 
 
 cdef inline void gradient_piece(const NetLayout* net, int l, const floating* params,
                                 const floating* a_in, int m, const floating* delta,
-                                floating* delta_in, const floating* a_prev, floating* grad,
-                                floating weight_decay, int p, int wg_parts, int bias_parts,
-                                int ig_parts) noexcept nogil:
+                                floating* delta_in, const floating* a_prev,
+                                const floating* d_prev, floating* grad, floating weight_decay,
+                                int p, int wg_parts, int bias_parts, int ig_parts) noexcept nogil:
     """Piece p of layer l's gradients: its share of grad W[l], of grad b[l] and of delta[l-1]
     (the three read delta[l] and the old W[l] and write disjoint memory)."""
     cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1], lo, hi
@@ -350,7 +390,7 @@ cdef inline void gradient_piece(const NetLayout* net, int l, const floating* par
     if p < ig_parts and delta_in != NULL:
         lo = share_start(p, ig_parts, n_in if ig_columns else m, ALIGN)
         hi = share_start(p + 1, ig_parts, n_in if ig_columns else m, ALIGN)
-        input_gradient_piece(delta, W, delta_in, a_prev, net.act[l - 1], m, n_in, n_out,
+        input_gradient_piece(delta, W, delta_in, a_prev, d_prev, net.act[l - 1], m, n_in, n_out,
                              is_small(m, n_in, n_out), 0 if ig_columns else lo,
                              m if ig_columns else hi, lo if ig_columns else 0,
                              hi if ig_columns else n_in)
@@ -358,8 +398,9 @@ cdef inline void gradient_piece(const NetLayout* net, int l, const floating* par
 
 cdef inline void layer_gradients(const NetLayout* net, int l, const floating* params,
                                  const floating* a_in, int m, const floating* delta,
-                                 floating* delta_in, const floating* a_prev, floating* grad,
-                                 floating weight_decay, int threads) noexcept nogil:
+                                 floating* delta_in, const floating* a_prev,
+                                 const floating* d_prev, floating* grad, floating weight_decay,
+                                 int threads) noexcept nogil:
     """grad W[l], grad b[l] and (for l > 0) delta[l-1], as one phase."""
     cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1], p, parts, wg_parts, bias_parts
     cdef int ig_parts = 0
@@ -372,12 +413,12 @@ cdef inline void layer_gradients(const NetLayout* net, int l, const floating* pa
     parts = wg_parts if wg_parts > bias_parts else bias_parts
     parts = parts if parts > ig_parts else ig_parts
     if parts == 1:
-        gradient_piece(net, l, params, a_in, m, delta, delta_in, a_prev, grad, weight_decay, 0,
-                       1, 1, 1)
+        gradient_piece(net, l, params, a_in, m, delta, delta_in, a_prev, d_prev, grad,
+                       weight_decay, 0, 1, 1, 1)
         return
     for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
-        gradient_piece(net, l, params, a_in, m, delta, delta_in, a_prev, grad, weight_decay, p,
-                       wg_parts, bias_parts, ig_parts)
+        gradient_piece(net, l, params, a_in, m, delta, delta_in, a_prev, d_prev, grad,
+                       weight_decay, p, wg_parts, bias_parts, ig_parts)
 
 
 cdef inline double backward_pass(const NetLayout* net, const floating* params, const floating* X,
@@ -389,13 +430,13 @@ cdef inline double backward_pass(const NetLayout* net, const floating* params, c
     sample_weight is NULL); with grad not NULL also delta[l] = dJ/dz[l] into deltas and
     dJ/dparams into grad:
         delta[L-1] from the loss kernel (it carries w_i / m)
-        delta[l-1] = (delta[l] @ W[l].T) * f'(a[l-1])
+        delta[l-1] = (delta[l] @ W[l].T) * f'(z[l-1])  (from D[l-1] or a[l-1]: see above)
         grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l],  grad b[l] = sum_rows delta[l]
     With x_ptr, X holds the values of m CSR rows (see sparse input above).
     """
     cdef int L = net.n_layers, l = L - 1
     cdef double J
-    forward_pass(net, params, X, m, acts, False, threads, x_ptr, x_idx)
+    forward_pass(net, params, X, m, acts, False, grad != NULL, threads, x_ptr, x_idx)
     J = output_loss(net, params, Y, sample_weight, m, acts + m * net.unit_off[l],
                     deltas + m * net.unit_off[l] if grad != NULL else NULL, threads) \
         * net.loss_scale / m
@@ -410,6 +451,7 @@ cdef inline double backward_pass(const NetLayout* net, const floating* params, c
         layer_gradients(net, l, params, layer_input(net, l, X, acts, m), m,
                         deltas + m * net.unit_off[l],
                         deltas + m * net.unit_off[l - 1] if l > 0 else NULL,
-                        acts + m * net.unit_off[l - 1] if l > 0 else NULL, grad, weight_decay,
-                        threads)
+                        acts + m * net.unit_off[l - 1] if l > 0 else NULL,
+                        derivative_block(net, l - 1, acts, m) if l > 0 else NULL, grad,
+                        weight_decay, threads)
     return J

@@ -121,6 +121,9 @@ def test_to_sklearn_without_biases_uses_zero_intercepts(data):
 @pytest.mark.parametrize("net, kwargs, message", [
     (fnn.Network([3, 4, 4, 2], activation=["relu", "tanh"], output="identity"), {},
      "one hidden activation"),
+    (fnn.Network([3, 4, 2], activation="gelu", output="identity"), {},
+     "one hidden activation of .*; this network has .*gelu"),
+    (fnn.Network([3, 4, 2], activation="silu", output="identity"), {}, "one hidden activation"),
     (fnn.Network([3, 4, 2], output="tanh"), {}, "output is 'tanh'"),
     (fnn.Network([3, 4, 3], output="softmax", loss="cross_entropy"), {"classes": [1, 2]},
      "classes must be 3 distinct labels"),
@@ -178,16 +181,25 @@ def test_from_torch_predicts_what_torch_computes(dtype):
     with torch.no_grad():
         expected = model(torch.from_numpy(X)).numpy()
     _close(net.predict(X), expected, dtype)
+    model = nn.Sequential(nn.Linear(6, 10), nn.GELU(), nn.Linear(10, 8), nn.SiLU(),
+                          nn.Linear(8, 3), nn.GELU(approximate="none")).to(tdtype).eval()
+    net = fnn.Network.from_torch(model)
+    assert list(net.hidden_activations) == ["gelu", "silu"] and net.output == "gelu"
+    assert net.loss == "mse"
+    with torch.no_grad():
+        expected = model(torch.from_numpy(X)).numpy()
+    _close(net.predict(X), expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("output, loss", [("identity", "mse"), ("sigmoid", "binary_cross_entropy"),
                                           ("softmax", "cross_entropy"), ("tanh", "mse"),
                                           ("relu", "mse"), ("leaky_relu", "mae"), ("elu", "huber"),
-                                          ("softplus", "mse")])
+                                          ("softplus", "mse"), ("gelu", "mse"), ("silu", "huber")])
 def test_to_torch_computes_what_the_network_computes(dtype, output, loss):
     torch = _torch()
-    hidden = ["tanh", "relu"] if output in ("identity", "sigmoid", "softmax") else ["elu", "softplus"]
+    hidden = (["tanh", "relu"] if output in ("identity", "sigmoid", "softmax")
+              else ["gelu", "silu"] if output in ("gelu", "silu") else ["elu", "softplus"])
     net = fnn.Network([5, 9, 6, 3], activation=hidden, output=output, loss=loss, dtype=dtype, seed=4)
     model = net.to_torch()
     X = np.random.default_rng(1).standard_normal((40, 5)).astype(dtype)
@@ -239,6 +251,8 @@ def test_from_torch_refuses_activation_arguments_fastnn_lacks():
     nn = torch.nn
     for module, message in ((nn.LeakyReLU(0.2), "leaky_relu has negative_slope=0.01"),
                             (nn.ELU(alpha=0.5), "elu has alpha=1.0"),
-                            (nn.Softplus(beta=2.0), "softplus has beta=1.0")):
+                            (nn.Softplus(beta=2.0), "softplus has beta=1.0"),
+                            (nn.GELU(approximate="tanh"),
+                             r"GELU\(approximate='tanh'\).*gelu has approximate='none'")):
         with pytest.raises(ValueError, match=message):
             fnn.Network.from_torch(nn.Sequential(nn.Linear(3, 4), module, nn.Linear(4, 1)))

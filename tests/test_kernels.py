@@ -2,19 +2,20 @@
 reference registries and scipy's own functions."""
 import numpy as np
 import pytest
-from scipy.special import expit, softmax
+from scipy.special import expit, ndtr, softmax
 
 import fastnn as fnn
 from fastnn._dispatch import kernels
 _activations = _losses = _network = kernels()
-from fastnn.activations import ACTIVATION_CODES, ACTIVATIONS, DERIVATIVES
+from fastnn.activations import ACTIVATION_CODES, ACTIVATIONS, DERIVATIVES, FROM_Z
 from fastnn.losses import LOSS_CODES, LOSS_OUTPUTS, LOSSES
 
 SCIPY = {"identity": lambda z: z, "sigmoid": expit, "tanh": np.tanh,
          "relu": lambda z: np.maximum(z, 0), "softmax": lambda z: softmax(z, axis=1),
          "exp": np.exp, "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
          "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-         "softplus": lambda z: np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)}
+         "softplus": lambda z: np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0),
+         "gelu": lambda z: z * ndtr(z), "silu": lambda z: z * expit(z)}
 EXTREME = np.array([[-1e4, -50.0, -1.0, 0.0, 1e-300, 2.0, 50.0, 1e4]])
 
 
@@ -34,21 +35,74 @@ def test_activation_kernel(name, dtype):
     assert np.isfinite(compiled[np.isfinite(expected)]).all()
 
 
+def slope_of(name, z):
+    """f'(z) written from z (scipy's ndtr for gelu's Phi)."""
+    s = expit(z)
+    return {"identity": np.ones_like(z), "sigmoid": s * (1 - s), "tanh": 1 - np.tanh(z) ** 2,
+            "relu": (z > 0).astype(float), "leaky_relu": np.where(z > 0, 1, 0.01),
+            "elu": np.where(z > 0, 1, np.exp(np.minimum(z, 0))), "softplus": s,
+            "gelu": ndtr(z) + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi),
+            "silu": s * (1 + z * (1 - s))}[name]
+
+
 @pytest.mark.parametrize("name", DERIVATIVES)
 def test_derivative_kernel_and_bias_gradient(name):
     rng = np.random.default_rng(1)
     z = rng.standard_normal((6, 4))
     a = SCIPY[name](z)
     delta = rng.standard_normal((6, 4))
-    # f'(z) written from z: the kernels take it from a alone
-    slope = {"identity": np.ones_like(a), "sigmoid": a * (1 - a), "tanh": 1 - a ** 2,
-             "relu": (a > 0).astype(float), "leaky_relu": np.where(z > 0, 1, 0.01),
-             "elu": np.where(z > 0, 1, np.exp(z)), "softplus": expit(z)}[name]
+    slope = slope_of(name, z)
+    code = ACTIVATION_CODES[name]
     compiled, grad_bias = delta.copy(), np.full(4, np.nan)
-    _activations.multiply_derivative_(ACTIVATION_CODES[name], compiled, a, grad_bias)
+    if name in FROM_Z:  # the kernels keep D = f'(z) from the forward pass, then multiply
+        kept, activated = np.full_like(z, np.nan), z.copy()
+        _activations.activate_keep_(code, activated, kept)
+        np.testing.assert_allclose(activated, a, rtol=1e-14)
+        compiled *= kept
+        compiled, grad_bias = compiled, compiled.sum(axis=0)
+        with pytest.raises(ValueError, match="needs z"):
+            _activations.multiply_derivative_(code, delta.copy(), a)
+    else:  # from a alone
+        _activations.multiply_derivative_(code, compiled, a, grad_bias)
+        with pytest.raises(ValueError, match="from a"):
+            _activations.activate_keep_(code, z.copy(), np.empty_like(z))
     np.testing.assert_allclose(compiled, delta * slope, rtol=1e-14)
-    np.testing.assert_allclose(DERIVATIVES[name](a, delta.copy()), delta * slope, rtol=1e-14)
+    argument = z if name in FROM_Z else a
+    np.testing.assert_allclose(DERIVATIVES[name](argument, delta.copy()), delta * slope, rtol=1e-14)
     np.testing.assert_allclose(grad_bias, (delta * slope).sum(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", sorted(FROM_Z))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kept_derivative_kernel_at_extremes(name, dtype):
+    """gelu and silu and their derivatives for |z| up to 1e4 (and the dtype's largest): finite,
+    with the right limits (f(z) -> z and f' -> 1 above, f -> 0 and f' -> 0 below), and a
+    bias added first."""
+    big = np.finfo(dtype).max
+    z = np.array([[-big, -1e4, -200.0, -40.0, -8.0, -1.0, 0.0, 1e-30, 1.0, 8.0, 40.0, 200.0,
+                   1e4, big]], dtype)
+    bias = np.full(z.shape[1], 0.5, dtype)
+    shifted = (z.astype(np.float64) + 0.5).clip(-big, big)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected_a = np.where(np.abs(shifted) > 1e300, np.where(shifted > 0, shifted, 0.0),
+                              SCIPY[name](shifted))
+        expected_d = np.where(np.abs(shifted) > 1e300, (shifted > 0).astype(float),
+                              slope_of(name, shifted))
+    a, d = z.copy(), np.full_like(z, np.nan)
+    _activations.activate_keep_(ACTIVATION_CODES[name], a, d, bias)
+    tol = 1e-13 if dtype == np.float64 else 1e-6
+    assert np.isfinite(a).all() and np.isfinite(d).all()
+    np.testing.assert_allclose(a, expected_a.astype(dtype), rtol=tol, atol=1e-300)
+    np.testing.assert_allclose(d, expected_d.astype(dtype), rtol=tol, atol=tol)
+    assert (a[0, :2] == 0).all() and (d[0, :2] == 0).all()  # far below: exactly 0
+    assert (a[0, -3:] == z[0, -3:] + bias[-3:]).all() and (d[0, -3:] == 1).all()  # far above
+    plain = z.copy()
+    _activations.activate_(ACTIVATION_CODES[name], plain, bias)  # prediction's kernel
+    np.testing.assert_array_equal(plain, a)
+    for f in (ACTIVATIONS[name], lambda v: DERIVATIVES[name](v, np.ones_like(v))):  # reference
+        with np.errstate(over="ignore"):
+            value = f((z + bias).astype(dtype))
+        assert np.isfinite(value).all()
 
 
 @pytest.mark.parametrize("loss, output", [(l, o) for l, outs in LOSS_OUTPUTS.items() for o in outs])

@@ -20,7 +20,7 @@ from fastnn.onnx import export  # noqa: E402
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 OUTPUTS = {"identity": "mse", "sigmoid": "binary_cross_entropy", "tanh": "mse", "relu": "mse",
            "softmax": "cross_entropy", "exp": "poisson", "leaky_relu": "huber", "elu": "mae",
-           "softplus": "mse"}
+           "softplus": "mse", "gelu": "mse", "silu": "huber"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,27 @@ def test_every_layer_matches_onnx_runtime(tmp_path, dtype, hidden, output):
     theirs = _run(_with_hidden_outputs(path, 3), X, [f"a{l}" for l in range(3)])
     for l in range(2):  # hidden layers (backward's last entry is the output layer's z)
         _close(theirs[l], ours[l], dtype)
+
+
+def test_gelu_graph_is_the_exact_gelu_over_the_whole_line(tmp_path, dtype):
+    """The gelu nodes (Phi from elementary operators: ONNX Runtime has no float64 Erf) give
+    x Phi(x) to the tolerance, scipy's ndtr the oracle, from -1e4 to 1e4, in both dtypes;
+    silu's too."""
+    from scipy.special import expit, ndtr
+
+    x = np.concatenate([np.linspace(-40, 40, 8001), [-1e4, -300.0, 300.0, 1e4]])
+    X = x.astype(dtype)[:, None]
+    x = X[:, 0].astype(np.float64)
+    for name, formula in (("gelu", x * ndtr(x)), ("silu", x * expit(x))):
+        net = fnn.Network([1, 1], output=name, loss="mse", dtype=dtype)
+        net.weights[0][...], net.biases[0][...] = 1.0, 0.0
+        path = tmp_path / f"{name}.onnx"
+        export(net, path)
+        theirs, = _run(path, X)
+        tol = TOLERANCE[dtype]
+        np.testing.assert_allclose(theirs[:, 0], formula, rtol=tol, atol=tol)
+        _close(theirs, net.predict(X), dtype)
+        np.testing.assert_array_equal(theirs[-4:, 0], [0, 0, 300, 1e4])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

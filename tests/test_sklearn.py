@@ -436,11 +436,11 @@ def test_fit_callbacks_see_each_epoch_and_can_stop_it():
         MLPClassifier(max_iter=1).fit(X, y, callbacks=[42])
 
 
-@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "softplus"])
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "softplus", "gelu", "silu"])
 def test_drop_ins_take_fastnns_newer_activations(tmp_path, activation):
-    """The drop-ins train with leaky_relu, elu and softplus: scikit-learn's L-BFGS hook's
-    gradient against central differences of its own J, a fit that learns, and a file that
-    keeps the activation."""
+    """The drop-ins train with leaky_relu, elu, softplus, gelu and silu: scikit-learn's L-BFGS
+    hook's gradient against central differences of its own J, a fit that learns, and a file
+    that keeps the activation."""
     from fastnn import MLPClassifier, MLPRegressor
 
     X, y = load_digits(return_X_y=True)

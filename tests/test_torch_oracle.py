@@ -14,7 +14,8 @@ F = torch.nn.functional
 
 TORCH_ACTIVATIONS = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
                      "relu": torch.relu, "softmax": lambda z: torch.softmax(z, dim=1),
-                     "leaky_relu": F.leaky_relu, "elu": F.elu, "softplus": F.softplus}
+                     "leaky_relu": F.leaky_relu, "elu": F.elu, "softplus": F.softplus,
+                     "gelu": F.gelu, "silu": F.silu}
 
 
 def torch_cost(net, X, Y, weight_decay):
@@ -72,6 +73,53 @@ def test_huber_threshold_and_float32_against_torch(backend, dtype, huber_delta):
     J, grad_W, grad_b = torch_cost(net, X, Y, 0.0)
     net32 = net.copy(dtype=dtype)
     bp = net32.backward(X.astype(dtype), Y.astype(dtype))
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(bp.loss, J, rtol=rtol)
+    for ours, theirs in zip(bp.grad_weights + bp.grad_biases, grad_W + grad_b, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol * 100, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+def test_gelu_and_silu_values_and_slopes_against_torch(backend, dtype, name):
+    """f(z) and f'(z) (torch's autograd of F.gelu, exact erf form, and F.silu) over a wide
+    range, |z| up to 1e4, through a one-unit network: its output is f(z), and d/dz of the
+    mse cost with target 0 is f(z) f'(z)."""
+    z = np.concatenate([np.linspace(-12, 12, 97), [-1e4, -300.0, -40.0, 40.0, 300.0, 1e4]])
+    zt = torch.tensor(z, dtype=getattr(torch, dtype), requires_grad=True)
+    value = TORCH_ACTIVATIONS[name](zt)
+    value.sum().backward()
+    expected_value, expected_slope = value.detach().numpy(), zt.grad.numpy()
+    net = fnn.Network([1, 1], output=name, loss="mse", dtype=dtype, backend=backend)
+    net.weights[0][...], net.biases[0][...] = 1.0, 0.0
+    X = z.astype(dtype)[:, None]
+    tol = 2e-6 if dtype == "float32" else 1e-13
+    a = net.predict(X)[:, 0]
+    np.testing.assert_allclose(a, expected_value, rtol=tol, atol=tol)
+    bp = net.backward(X, np.zeros_like(X))
+    m = len(z)  # delta = a f'(z) / m; where a is 0 the slope is checked in a hidden layer
+    np.testing.assert_allclose(bp.deltas[-1][:, 0] * m, expected_value * expected_slope,
+                               rtol=tol * 10, atol=tol)
+    hidden = fnn.Network([1, 1, 1], activation=name, output="identity", loss="mse",
+                         dtype=dtype, backend=backend)
+    for W, b in zip(hidden.weights, hidden.biases):  # the output is f(z)
+        W[...], b[...] = 1.0, 0.0
+    bp = hidden.backward(X, np.zeros_like(X) - 1)  # delta of the output: (f(z) + 1) / m
+    np.testing.assert_allclose(bp.deltas[0][:, 0] * m, (expected_value + 1) * expected_slope,
+                               rtol=tol * 10, atol=tol)
+    assert np.isfinite(bp.grad).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_silu_network_float32_against_torch(backend, dtype):
+    """A gelu/silu network with a gelu output trains on the same loss and gradient as torch
+    (float64 autograd as the oracle) in float32 too."""
+    rng = np.random.default_rng(8)
+    net = randomize(fnn.Network([4, 9, 6, 2], activation=["gelu", "silu"], output="gelu",
+                                loss="mse", backend=backend), rng)
+    X, Y = 2 * rng.standard_normal((40, 4)), rng.standard_normal((40, 2))
+    J, grad_W, grad_b = torch_cost(net, X, Y, 0.01)
+    bp = net.copy(dtype=dtype).backward(X.astype(dtype), Y.astype(dtype), 0.01)
     rtol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(bp.loss, J, rtol=rtol)
     for ours, theirs in zip(bp.grad_weights + bp.grad_biases, grad_W + grad_b, strict=True):

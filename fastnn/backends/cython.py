@@ -64,12 +64,10 @@ class CythonBackend:
         return buffer
 
     def _layers(self, buffer, m):
-        """Per-layer (m x n_l) views of a packed workspace."""
-        views, start = [], 0
-        for n in self.sizes[1:]:
-            views.append(buffer[start:start + m * n].reshape(m, n))
-            start += m * n
-        return views
+        """Per-layer (m x n_l) views of a packed workspace (the plan's unit offsets: a gelu
+        or silu layer's block is followed by its derivative block)."""
+        return [buffer[m * start:m * (start + n)].reshape(m, n)
+                for start, n in zip(self.plan.unit_offsets, self.sizes[1:])]
 
     def forward(self, X, threads=None, out=None):
         m = X.shape[0]

@@ -6,7 +6,7 @@ import numpy as np
 from . import no_shortcut
 from .._sparse import CSRRows
 
-from ..activations import ACTIVATIONS, DERIVATIVES
+from ..activations import ACTIVATIONS, FROM_Z, multiply_derivative
 from ..losses import LOSSES
 
 
@@ -30,8 +30,9 @@ class NumpyBackend:
         return [(params[ws].reshape(shape), params[bs] if bs is not None else None)
                 for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)]
 
-    def _hidden(self, X, layers):
-        """Activations of every layer but the last, and the last layer's z."""
+    def _hidden(self, X, layers, zs=None):
+        """Activations of every layer but the last, and the last layer's z. With a list zs,
+        also each hidden layer's z where its derivative needs it (FROM_Z), else None."""
         activations = []
         a = X.matrix if isinstance(X, CSRRows) else X  # scipy's sparse product for sparse rows
         last = len(layers) - 1
@@ -39,6 +40,8 @@ class NumpyBackend:
             z = a @ W
             if b is not None:
                 z += b
+            if zs is not None and l < last:
+                zs.append(z.copy() if f in FROM_Z else None)
             a = z if l == last else ACTIVATIONS[f](z)
             activations.append(a)
         return activations
@@ -69,7 +72,8 @@ class NumpyBackend:
     def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None):
         m = X.shape[0]
         layers = self._layers(self.params if params is None else params)
-        activations = self._hidden(X, layers)
+        zs = []
+        activations = self._hidden(X, layers, zs)
         losses, activations[-1], delta = self.loss(activations[-1], Y, self.output)
         delta *= (1 / m) if sample_weight is None else sample_weight[:, None] / m
         deltas = [delta]
@@ -86,7 +90,8 @@ class NumpyBackend:
             if self.bias_slices[l] is not None:
                 grad[self.bias_slices[l]] = delta.sum(axis=0)
             if l > 0:
-                delta = DERIVATIVES[self.activations[l - 1]](activations[l - 1], delta @ W.T)
+                delta = multiply_derivative(self.activations[l - 1], zs[l - 1],
+                                            activations[l - 1], delta @ W.T)
                 deltas.insert(0, delta)
         self._last = activations, deltas
         return self._cost(losses, m, layers, weight_decay, sample_weight)

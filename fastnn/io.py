@@ -52,7 +52,8 @@ def _model_header(net):
             "layers": list(net.layers), "activation": net.hidden_activations,
             "output": net.output, "loss": net.loss, "bias": net.bias, "init": net.init,
             "dtype": net.dtype.name, "n_params": int(net.n_params),
-            **({"huber_delta": net.huber_delta} if net.loss == "huber" else {})}
+            **({"huber_delta": net.huber_delta} if net.loss == "huber" else {}),
+            **({"dropout": net.dropout} if any(net.dropout) else {})}
 
 
 def check_finite(params, path):
@@ -163,7 +164,8 @@ def _network_from(path, header, params, backend):
         net = Network(header["layers"], activation=header["activation"], output=header["output"],
                       loss=header["loss"], init=header["init"], bias=header["bias"],
                       dtype=header["dtype"], backend=backend,
-                      huber_delta=header.get("huber_delta", 1.0))
+                      huber_delta=header.get("huber_delta", 1.0),
+                      dropout=header.get("dropout", 0.0))
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: the header describes no valid network ({exc})") from None
     net.params[...] = params

@@ -8,6 +8,7 @@ from ._sparse import CSRRows, is_sparse
 from ._validation import as_matrix, as_nonnegative, as_pair
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .backends import BACKENDS, make_backend
+from .dropout import check_dropout
 from .initializers import INITIALIZERS, as_rng
 from .losses import LOSS_OUTPUTS, LOSSES
 
@@ -84,6 +85,11 @@ class Network:
         "auto" is the compiled kernels; "numpy" the readable reference.
     seed : None, int, numpy Generator or RandomState
         Source of the initial weights.
+    dropout : float or sequence of float, default 0.0
+        Inverted dropout rate p of each hidden layer (one for all, or one per hidden
+        layer): during fit, each hidden unit's activation is zeroed with probability p and
+        the others scaled by 1 / (1 - p), with masks drawn from the fit's seeded generator;
+        predict and forward never drop. See fastnn.dropout.
 
     Attributes
     ----------
@@ -105,7 +111,7 @@ class Network:
 
     def __init__(self, layers, activation="sigmoid", output="sigmoid", loss="mse",
                  init="glorot_uniform", bias=True, dtype="float64", backend="auto", seed=None,
-                 huber_delta=1.0):
+                 huber_delta=1.0, dropout=0.0):
         layers = _check_layers(layers)
         hidden = _check_hidden(activation, len(layers) - 2)
         _check_choice(output, "output", ACTIVATIONS)
@@ -120,7 +126,8 @@ class Network:
         _check_choice(backend, "backend", BACKENDS)
         self._config = dict(layers=layers, activation=hidden, output=output, loss=loss,
                             init=init, bias=bool(bias), dtype=_check_dtype(dtype),
-                            backend=backend, huber_delta=_check_huber_delta(huber_delta))
+                            backend=backend, huber_delta=_check_huber_delta(huber_delta),
+                            dropout=check_dropout(dropout, len(layers) - 2))
         self._allocate()
         self.initialize(seed)
 
@@ -177,6 +184,8 @@ class Network:
     huber_delta = property(lambda self: self._config["huber_delta"],
                            doc="The huber loss's threshold (read by no other loss).")
     init = property(lambda self: self._config["init"], doc="Initializer name.")
+    dropout = property(lambda self: list(self._config["dropout"]),
+                       doc="Dropout rate of each hidden layer (applied during fit only).")
     bias = property(lambda self: self._config["bias"], doc="Whether layers have biases.")
     dtype = property(lambda self: self._config["dtype"], doc="numpy dtype of all arithmetic.")
     backend = property(lambda self: self._backend.name, doc="Name of the backend in use.")
@@ -204,9 +213,10 @@ class Network:
     def __repr__(self):
         c = self._config
         hidden = c["activation"][0] if len(set(c["activation"])) == 1 else c["activation"]
+        dropout = c["dropout"][0] if len(set(c["dropout"])) == 1 else list(c["dropout"])
         return (f"Network({list(c['layers'])}, activation={hidden!r}, output={c['output']!r}, "
                 f"loss={c['loss']!r}, bias={c['bias']}, dtype={c['dtype'].name!r}, "
-                f"backend={self.backend!r})")
+                f"backend={self.backend!r}{f', dropout={dropout!r}' if any(c['dropout']) else ''})")
 
     # -- copies and pickling: every copy owns its flat vector, with views into it ---------
 
@@ -214,7 +224,9 @@ class Network:
         return {"config": self._config, "params": self._params}
 
     def __setstate__(self, state):
-        self._config = {"huber_delta": 1.0, **state["config"]}  # pickles from before huber
+        # pickles from before huber_delta and dropout
+        self._config = {"huber_delta": 1.0, "dropout": (0.0,) * (len(state["config"]["layers"]) - 2),
+                        **state["config"]}
         self._allocate()
         self._params[...] = state["params"]
 
@@ -353,6 +365,8 @@ class Network:
         for l, (n_in, n_out) in enumerate(zip(self.layers[:-1], self.layers[1:])):
             weights, biases = n_in * n_out, n_out if self.bias else 0
             activation = (self.hidden_activations + [self.output])[l]
+            if l < len(self.dropout) and self.dropout[l]:
+                activation += f", dropout {self.dropout[l]:g}"
             rows.append((f"dense_{l + 1}", f"{n_out:,}", activation, f"{weights:,}",
                          f"{biases:,}", f"{weights + biases:,}"))
         widths = [max(len(row[k]) for row in rows) for k in range(6)]
@@ -378,17 +392,25 @@ class Network:
         return X.map_blocks(lambda block: self.forward(block, batch_size), dtype=self.dtype,
                             chunks=(X.chunks[0], (self.n_outputs,)))
 
-    def cost(self, X, Y, weight_decay=0.0):
-        """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2, biases not decayed."""
+    def cost(self, X, Y, weight_decay=0.0, training=False, dropout_seed=0):
+        """J = (1/m) sum_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2, biases not
+        decayed; with training, of the pass that drops units (see backward)."""
         X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs, self.loss)
-        return float(self._backend.cost(X, Y, as_nonnegative(weight_decay, "weight_decay")))
+        weight_decay = as_nonnegative(weight_decay, "weight_decay")
+        return float(self._backend.cost(X, Y, weight_decay,
+                                        dropout=_training_pass(training, dropout_seed)))
 
-    def backward(self, X, Y, weight_decay=0.0):
+    def backward(self, X, Y, weight_decay=0.0, training=False, dropout_seed=0):
         """One forward and backward pass: J, activations, node deltas and gradients.
 
         delta[L] = dJ/dz[L] comes from the loss (with the 1/m), then
         delta[l] = (delta[l+1] @ W[l+1].T) * f'(z[l]) (from a[l], or z[l] for gelu and silu),
         grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l], grad b[l] = sum_rows delta[l].
+
+        With training=True and dropout, the pass fit trains on: a[l] and f'(z[l]) of each
+        hidden layer are multiplied by its dropout factors s (0, or 1 / (1 - p)), the masks
+        of step 1 of a fit whose dropout seed is `dropout_seed`. cost(..., training=True)
+        with the same seed is the J of the same masks (for finite differences).
 
         >>> import fastnn as fnn
         >>> net = fnn.Network([2, 2, 1], seed=0)
@@ -399,7 +421,8 @@ class Network:
         X, Y = as_pair(X, Y, self.dtype, self.n_inputs, self.n_outputs, self.loss)
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
-        J = self._backend.backward(X, Y, weight_decay, grad)
+        J = self._backend.backward(X, Y, weight_decay, grad,
+                                   dropout=_training_pass(training, dropout_seed))
         activations, deltas = self._backend.layer_values(X.shape[0])
         return Backprop(loss=float(J), activations=[a.copy() for a in activations],
                         deltas=[d.copy() for d in deltas], grad=grad,
@@ -522,6 +545,16 @@ class Network:
                    threads=threads, valley_tol=valley_tol, resume=resume, n_jobs=n_jobs,
                    clip_norm=clip_norm, clip_value=clip_value, average=average,
                    ema_decay=ema_decay, swa_start=swa_start)
+
+
+def _training_pass(training, dropout_seed):
+    """The (seed, step) of a training pass's dropout masks, or None for no dropout."""
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training must be True or False; got {training!r}")
+    if isinstance(dropout_seed, bool) or not isinstance(dropout_seed, numbers.Integral) \
+            or not 0 <= dropout_seed < 2 ** 64:
+        raise ValueError(f"dropout_seed must be an integer in [0, 2**64); got {dropout_seed!r}")
+    return (int(dropout_seed), 1) if training else None
 
 
 def _is_dask_array(X):

@@ -54,7 +54,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     averager = None if average is None else Averager(average, ema_decay, swa_start, epochs,
                                                      net.n_params, net.dtype)
     _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,
-                               early_stopping and restore_best_weights)
+                               early_stopping and restore_best_weights, any(net.dropout))
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
                                or n_jobs == 0):
         raise ValueError(f"n_jobs must be None or a non-zero integer (joblib's meaning); got {n_jobs!r}")
@@ -215,8 +215,10 @@ class EpochRunner:
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
                  sample_weight=None, threads=None, min_delta=0.0, interruptible=False,
-                 stop_on_divergence=True, clip_value=None, clip_norm=None, averager=None):
+                 stop_on_divergence=True, clip_value=None, clip_norm=None, averager=None,
+                 dropout_seed=None):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
+        self.dropout_seed = dropout_seed
         self.clip_value, self.clip_norm, self.averager = clip_value or 0.0, clip_norm or 0.0, averager
         self.stop_on_divergence = stop_on_divergence
         self.threads, self.min_delta, self.interruptible = threads, min_delta, interruptible
@@ -252,7 +254,8 @@ class EpochRunner:
         opt._ready(self.net.params)
         losses = np.empty(len(lrs))
         averager = self.averager
-        rules = dict(step_lrs=step_lrs, clip_value=self.clip_value, clip_norm=self.clip_norm)
+        rules = dict(step_lrs=step_lrs, clip_value=self.clip_value, clip_norm=self.clip_norm,
+                     dropout_seed=self.dropout_seed)
         if averager is not None:
             rules.update(average=averager.code, averaged=averager.weights,
                          n_averaged=averager.count, ema_decay=averager.ema_decay,
@@ -294,7 +297,10 @@ class EpochRunner:
                     weight_sum = weights.sum()
                     weights = (weights * m / weight_sum).astype(params.dtype)
                 decay = self.weight_decay / weight_sum if self.decay_per_row else self.weight_decay
-                J = self.net._backend.backward(X_batch, Y_batch, decay, self.grad, sample_weight=weights)
+                J = self.net._backend.backward(
+                    X_batch, Y_batch, decay, self.grad, sample_weight=weights,
+                    dropout=None if self.dropout_seed is None else (self.dropout_seed,
+                                                                    self.optimizer.t + 1))
                 if self.stop_on_divergence and not np.isfinite(J):
                     losses[e] = J
                     result.done, result.diverged = e, step
@@ -339,10 +345,13 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
     lr0 = optimizer.lr
     if schedule is not None and schedule.per_batch:
         schedule.check_steps((optimizer.epochs + epochs) * steps)
+    # dropout masks: one seed per run from the fit's generator (drawn only with dropout, so
+    # runs without it keep their row orders)
+    dropout_seed = int(rng.integers(0, 2 ** 64, dtype=np.uint64)) if any(net.dropout) else None
     runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
                          threads=threads, min_delta=session.min_delta,
                          interruptible=not session.per_epoch_python, clip_value=clip_value,
-                         clip_norm=clip_norm, averager=averager)
+                         clip_norm=clip_norm, averager=averager, dropout_seed=dropout_seed)
     runner.best_loss = session.history.best_loss
     epoch, chunk = 0, _first_chunk(net, n, steps)
     while epoch < epochs:
@@ -432,10 +441,12 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stor
 
 
 def _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,
-                               restores_best):
+                               restores_best, dropout):
     """Errors for options only the mini-batch loop honours, before any training."""
     asked = [name for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value),
                                       ("average", averager)) if value is not None]
+    if dropout:
+        asked.append("a network with dropout")
     if schedule is not None and schedule.per_batch:
         asked.append(f"lr_schedule={type(schedule).__name__} (per batch)")
     if asked and not isinstance(optimizer, FirstOrder):

@@ -28,6 +28,7 @@ cnp.import_array()
 from _activations cimport (add_bias_activate, add_bias_activate_keep, column_sums,
                            multiply_derivative, needs_z)
 from _clip_average cimport EMA, NO_AVERAGE, SWA, average_weights, clip_gradient
+from _dropout cimport DropoutDraw
 from _fmath cimport exp_nonpositive
 from _losses cimport output_rows
 from _optim cimport update
@@ -122,9 +123,12 @@ cdef class Plan:
     cdef NetLayout c
 
     def __cinit__(self, sizes, activations, int loss, w_offsets, b_offsets, Py_ssize_t n_params,
-                  double huber_delta=1.0):
+                  double huber_delta=1.0, dropout=None):
         cdef int L = len(sizes) - 1, l
-        if L < 1 or len(activations) != L or len(w_offsets) != L or len(b_offsets) != L:
+        if dropout is None:
+            dropout = [0.0] * L
+        if (L < 1 or len(activations) != L or len(w_offsets) != L or len(b_offsets) != L
+                or len(dropout) != L or dropout[L - 1] != 0):
             raise ValueError("inconsistent layer description")
         self.c.n_layers = L
         self.c.loss = loss
@@ -135,8 +139,9 @@ cdef class Plan:
         self.c.b_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
         self.c.unit_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
         self.c.d_off = <Py_ssize_t*> malloc(L * sizeof(Py_ssize_t))
+        self.c.drop = <double*> malloc(L * sizeof(double))
         if not (self.c.sizes and self.c.act and self.c.w_off and self.c.b_off and self.c.unit_off
-                and self.c.d_off):
+                and self.c.d_off and self.c.drop):
             raise MemoryError()
         self.c.n_units = 0
         self.c.loss_scale = 1.0
@@ -151,10 +156,14 @@ cdef class Plan:
             self.c.b_off[l] = b_offsets[l]
             self.c.unit_off[l] = self.c.n_units
             self.c.n_units += sizes[l + 1]
-            # a hidden layer whose f' needs z gets a D block right after its own; the output
-            # layer has none (the loss kernel has z in hand), so its block stays last
+            # a hidden layer whose f' needs z, or that drops units (D carries the dropout
+            # factors), gets a D block right after its own; the output layer has none (the
+            # loss kernel has z in hand), so its block stays last
+            self.c.drop[l] = dropout[l]
+            if not 0 <= self.c.drop[l] < 1:
+                raise ValueError(f"dropout rate {dropout[l]} outside [0, 1)")
             self.c.d_off[l] = -1
-            if l < L - 1 and needs_z(activations[l]):
+            if l < L - 1 and (needs_z(activations[l]) or self.c.drop[l] > 0):
                 self.c.d_off[l] = self.c.n_units
                 self.c.n_units += sizes[l + 1]
             # the kernels trust these offsets: make sure every block lies inside params
@@ -171,6 +180,7 @@ cdef class Plan:
         free(self.c.b_off)
         free(self.c.unit_off)
         free(self.c.d_off)
+        free(self.c.drop)
 
     @property
     def loss_scale(self):
@@ -327,28 +337,42 @@ cdef class Predictor:
         return out
 
 
+cdef DropoutDraw* dropout_draw(DropoutDraw* draw, object seed, long long step) except? NULL:
+    """The draw of a training pass (seed: 0 to 2**64 - 1), or NULL without a seed."""
+    if seed is None:
+        return NULL
+    draw.seed = <unsigned long long> seed
+    draw.step = step
+    return draw
+
+
 def loss(Plan plan, const floating[::1] params, const floating[:, ::1] X,
          const floating[:, ::1] Y, floating[::1] acts, double weight_decay=0.0,
-         const floating[::1] sample_weight=None, int threads=1):
-    """J for (X, Y) without gradients; acts receives the activations."""
+         const floating[::1] sample_weight=None, int threads=1, dropout_seed=None,
+         long long dropout_step=0):
+    """J for (X, Y) without gradients; acts receives the activations. With dropout_seed,
+    the pass drops units as training step dropout_step of that seed does (fastnn.dropout)."""
     check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
     check_targets(plan, X.shape[0], Y.shape[0], Y.shape[1],
                   sample_weight.shape[0] if sample_weight is not None else -1)
     cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
     cdef double J
+    cdef DropoutDraw draw
+    cdef const DropoutDraw* dropout = dropout_draw(&draw, dropout_seed, dropout_step)
     with nogil:
         J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], w, <int> X.shape[0],
                           <floating> weight_decay, &acts[0], <floating*> NULL, <floating*> NULL,
-                          threads)
+                          threads, NULL, NULL, dropout)
     return J
 
 
 def backward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
              const floating[:, ::1] Y, floating[::1] acts, floating[::1] deltas,
              floating[::1] grad, double weight_decay=0.0, const floating[::1] sample_weight=None,
-             int threads=1):
+             int threads=1, dropout_seed=None, long long dropout_step=0):
     """J for (X, Y); acts, deltas and grad receive activations, node deltas and dJ/dparams.
-    With sample_weight, J = (1/m) sum_i w_i L_i (+ the decay term)."""
+    With sample_weight, J = (1/m) sum_i w_i L_i (+ the decay term). With dropout_seed, the
+    training pass of fastnn.dropout (see loss)."""
     check(plan, params.shape[0], X.shape[0], X.shape[1], acts.shape[0], threads)
     check_targets(plan, X.shape[0], Y.shape[0], Y.shape[1],
                   sample_weight.shape[0] if sample_weight is not None else -1)
@@ -358,9 +382,12 @@ def backward(Plan plan, const floating[::1] params, const floating[:, ::1] X,
         raise ValueError(f"grad has {grad.shape[0]} entries, the network has {plan.c.n_params}")
     cdef const floating* w = &sample_weight[0] if sample_weight is not None else NULL
     cdef double J
+    cdef DropoutDraw draw
+    cdef const DropoutDraw* dropout = dropout_draw(&draw, dropout_seed, dropout_step)
     with nogil:
         J = backward_pass(&plan.c, &params[0], &X[0, 0], &Y[0, 0], w, <int> X.shape[0],
-                          <floating> weight_decay, &acts[0], &deltas[0], &grad[0], threads)
+                          <floating> weight_decay, &acts[0], &deltas[0], &grad[0], threads,
+                          NULL, NULL, dropout)
     return J
 
 
@@ -401,7 +428,8 @@ def forward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_p
 def backward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_ptr,
                  const int[::1] x_idx, const floating[::1] x_val, const floating[:, ::1] Y,
                  floating[::1] acts, floating[::1] deltas, floating[::1] grad,
-                 double weight_decay=0.0, const floating[::1] sample_weight=None, int threads=1):
+                 double weight_decay=0.0, const floating[::1] sample_weight=None, int threads=1,
+                 dropout_seed=None, long long dropout_step=0):
     """backward (or, with grad None, loss) for CSR rows; see backward."""
     cdef Py_ssize_t m = x_ptr.shape[0] - 1
     check(plan, params.shape[0], m, plan.c.sizes[0], acts.shape[0], threads)
@@ -415,10 +443,12 @@ def backward_csr(Plan plan, const floating[::1] params, const Py_ssize_t[::1] x_
     cdef floating* g = &grad[0] if grad is not None else NULL
     cdef floating* d = &deltas[0] if grad is not None else NULL
     cdef double J
+    cdef DropoutDraw draw
+    cdef const DropoutDraw* dropout = dropout_draw(&draw, dropout_seed, dropout_step)
     with nogil:
         J = backward_pass(&plan.c, &params[0], &x_val[0] if x_val.shape[0] else NULL, &Y[0, 0],
                           w, <int> m, <floating> weight_decay, &acts[0], d, g, threads,
-                          &x_ptr[0], &x_idx[0] if x_idx.shape[0] else NULL)
+                          &x_ptr[0], &x_idx[0] if x_idx.shape[0] else NULL, dropout)
     return J
 
 
@@ -536,7 +566,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                floating[::1] batch_val=None, const double[:, ::1] step_lrs=None,
                double clip_value=0, double clip_norm=0, int average=NO_AVERAGE,
                floating[::1] averaged=None, long n_averaged=0, double ema_decay=0,
-               Py_ssize_t swa_from=0):
+               Py_ssize_t swa_from=0, dropout_seed=None):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
@@ -566,7 +596,8 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     place of lrs[e]. Before each update the gradient is clipped (clip_value, clip_norm: see
     _clip_average.pxd; 0 leaves it). With average EMA, `averaged` takes in the weights after
     every update; with SWA, after every epoch from this call's epoch swa_from on. n_averaged
-    counts the weights averaged so far.
+    counts the weights averaged so far. With dropout_seed, each step t trains on the dropout
+    masks of (dropout_seed, t) (fastnn.dropout).
 
     Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
     non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous,
@@ -634,6 +665,8 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
             for i in range(n):
                 if not 0 <= order[e, i] < n:
                     raise IndexError(f"row order {order[e, i]} outside [0, {n})")
+    cdef DropoutDraw draw
+    cdef DropoutDraw* dropout = dropout_draw(&draw, dropout_seed, 0)
     if interruptible:
         interruptible = hook_interrupt()
     current, spare = &params[0], &previous[0]
@@ -674,9 +707,12 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                     for r in range(m):
                         weight_batch[r] = <floating> (weight_batch[r] * m / weight_sum)
                     w = &weight_batch[0]
+                if dropout != NULL:
+                    dropout.step = t + 1  # the step this gradient serves
                 J = backward_pass(net, current, x_rows, y_rows, w, m,
                                   <floating> (weight_decay / weight_sum if decay_per_row else weight_decay),
-                                  &acts[0], &deltas[0], &grad[0], threads, rows_ptr, rows_idx)
+                                  &acts[0], &deltas[0], &grad[0], threads, rows_ptr, rows_idx,
+                                  dropout)
                 if stop_on_divergence and not isfinite(J):
                     losses[e] = J
                     diverged = step

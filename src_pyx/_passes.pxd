@@ -17,6 +17,7 @@ from cython.parallel cimport prange
 from _blas cimport gemm, is_small
 from _activations cimport (SOFTMAX, add_bias_activate, add_bias_activate_keep, column_sums,
                            multiply_derivative, multiply_rows)
+from _dropout cimport DropoutDraw, drop_block
 from _losses cimport output_rows
 from _team cimport ALIGN, ELEMENT_WORK, GEMM_WORK, parts_for, share_start
 
@@ -30,6 +31,7 @@ cdef struct NetLayout:
     Py_ssize_t* b_off       # start of b[l] in params, -1 without biases
     Py_ssize_t* unit_off    # units before layer l's block: it is at m * unit_off[l]
     Py_ssize_t* d_off       # units before layer l's D = f'(z) block; -1: f' comes from a
+    double* drop            # dropout rate of each layer's output (0: none)
     Py_ssize_t n_params
     Py_ssize_t n_units
     double loss_scale       # J's data term is scaled by this (1; scikit-learn's mse: 1/n_out)
@@ -64,9 +66,10 @@ cdef inline const floating* bias_of(const NetLayout* net, int l, const floating*
 cdef inline void dense_piece(const NetLayout* net, int l, const floating* params,
                              const floating* a_in, floating* out, floating* d_out,
                              bint activate, bint small, int r0, int r1, int c0,
-                             int c1) noexcept nogil:
+                             int c1, const DropoutDraw* dropout) noexcept nogil:
     """Rows r0:r1, columns c0:c1 of out = f(a_in @ W[l] + b[l]) (no bias or f unless
-    activate), and of d_out = f'(a_in @ W[l] + b[l]) unless d_out is NULL."""
+    activate), and of d_out = f'(a_in @ W[l] + b[l]) unless d_out is NULL; with dropout,
+    both times the layer's dropout factors."""
     cdef int n_in = net.sizes[l], n_out = net.sizes[l + 1]
     cdef const floating* bias = bias_of(net, l, params)
     cdef Py_ssize_t offset = <Py_ssize_t> r0 * n_out + c0
@@ -80,11 +83,14 @@ cdef inline void dense_piece(const NetLayout* net, int l, const floating* params
     elif activate:
         add_bias_activate(net.act[l], out + offset, r1 - r0, c1 - c0, n_out,
                           bias + c0 if bias != NULL else NULL)
+    if activate and dropout != NULL and net.drop[l] > 0:
+        drop_block(dropout, net.drop[l], l, net.n_layers, out, d_out, r0, r1, c0, c1, n_out)
 
 
 cdef inline void dense_layer(const NetLayout* net, int l, const floating* params,
                              const floating* a_in, int m, floating* out, floating* d_out,
-                             bint activate, int threads) noexcept nogil:
+                             bint activate, int threads,
+                             const DropoutDraw* dropout) noexcept nogil:
     """out = f(a_in @ W[l] + b[l]) for m rows (and d_out = f'(a_in @ W[l] + b[l]) unless
     NULL); with activate false, the product alone (the loss kernel adds the bias and the
     output activation)."""
@@ -97,7 +103,7 @@ cdef inline void dense_layer(const NetLayout* net, int l, const floating* params
                                       n_out if by_columns else m, ALIGN, threads)
     if parts == 1:
         dense_piece(net, l, params, a_in, out, d_out, activate and not softmax, small, 0, m, 0,
-                    n_out)
+                    n_out, dropout)
     else:
         for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
             r0 = 0 if by_columns else share_start(p, parts, m, ALIGN)
@@ -105,7 +111,7 @@ cdef inline void dense_layer(const NetLayout* net, int l, const floating* params
             c0 = share_start(p, parts, n_out, ALIGN) if by_columns else 0
             c1 = share_start(p + 1, parts, n_out, ALIGN) if by_columns else n_out
             dense_piece(net, l, params, a_in, out, d_out, activate and not softmax, small, r0,
-                        r1, c0, c1)
+                        r1, c0, c1, dropout)
     if activate and softmax:  # whole rows: a phase of its own, split by rows
         parts = parts_for(<long long> m * n_out, ELEMENT_WORK, m, 1, threads)
         if parts == 1:
@@ -148,7 +154,7 @@ cdef inline void sparse_rows_product(const NetLayout* net, const floating* param
 cdef inline void sparse_piece(const NetLayout* net, const floating* params,
                               const Py_ssize_t* x_ptr, const int* x_idx, const floating* X,
                               floating* out, floating* d_out, bint activate, int r0,
-                              int r1) noexcept nogil:
+                              int r1, const DropoutDraw* dropout) noexcept nogil:
     """Rows r0:r1 of out = f(X @ W[0] + b[0]) (the product alone unless activate), and of
     d_out = f'(X @ W[0] + b[0]) unless d_out is NULL."""
     cdef int n_out = net.sizes[1]
@@ -162,21 +168,23 @@ cdef inline void sparse_piece(const NetLayout* net, const floating* params,
                                d_out + offset, n_out)
     elif activate:
         add_bias_activate(net.act[0], out + offset, r1 - r0, n_out, n_out, bias)
+    if activate and dropout != NULL and net.drop[0] > 0:
+        drop_block(dropout, net.drop[0], 0, net.n_layers, out, d_out, r0, r1, 0, n_out, n_out)
 
 
 cdef inline void sparse_layer(const NetLayout* net, const floating* params,
                               const Py_ssize_t* x_ptr, const int* x_idx, const floating* X,
                               int m, floating* out, floating* d_out, bint activate,
-                              int threads) noexcept nogil:
+                              int threads, const DropoutDraw* dropout) noexcept nogil:
     """out = f(X @ W[0] + b[0]) for m CSR rows (see sparse_piece), split by rows."""
     cdef int n_out = net.sizes[1], p, parts
     parts = parts_for(<long long> (x_ptr[m] - x_ptr[0] + m) * n_out, ELEMENT_WORK, m, 1, threads)
     if parts == 1:
-        sparse_piece(net, params, x_ptr, x_idx, X, out, d_out, activate, 0, m)
+        sparse_piece(net, params, x_ptr, x_idx, X, out, d_out, activate, 0, m, dropout)
         return
     for p in prange(parts, num_threads=parts, schedule="static", chunksize=1):
         sparse_piece(net, params, x_ptr, x_idx, X, out, d_out, activate,
-                     share_start(p, parts, m, 1), share_start(p + 1, parts, m, 1))
+                     share_start(p, parts, m, 1), share_start(p + 1, parts, m, 1), dropout)
 
 
 cdef inline void sparse_gradient_columns(const NetLayout* net, const floating* params,
@@ -231,11 +239,14 @@ cdef inline void sparse_gradients(const NetLayout* net, const floating* params,
 cdef inline void forward_pass(const NetLayout* net, const floating* params, const floating* X,
                               int m, floating* acts, bint activate_output, bint keep_derivatives,
                               int threads, const Py_ssize_t* x_ptr=NULL,
-                              const int* x_idx=NULL) noexcept nogil:
+                              const int* x_idx=NULL,
+                              const DropoutDraw* dropout=NULL) noexcept nogil:
     """a[l] = f(a[l-1] @ W[l] + b[l]) for every layer; the last layer keeps its GEMM
     output (no bias, no activation) when activate_output is false, for the loss kernel.
     With keep_derivatives (for a backward pass), the layers with a D block (d_off) also get
-    D = f'(z) there. With x_ptr, X holds the values of m CSR rows (see above)."""
+    D = f'(z) there. With dropout (training), each layer with a dropout rate has its
+    activations and D multiplied by its dropout factors (_dropout.pxd). With x_ptr, X holds
+    the values of m CSR rows (see above)."""
     cdef int l
     cdef bint activate
     cdef floating* d_out
@@ -243,10 +254,11 @@ cdef inline void forward_pass(const NetLayout* net, const floating* params, cons
         activate = l < net.n_layers - 1 or activate_output
         d_out = derivative_block(net, l, acts, m) if keep_derivatives and activate else NULL
         if l == 0 and x_ptr != NULL:
-            sparse_layer(net, params, x_ptr, x_idx, X, m, acts, d_out, activate, threads)
+            sparse_layer(net, params, x_ptr, x_idx, X, m, acts, d_out, activate, threads,
+                         dropout)
         else:
             dense_layer(net, l, params, layer_input(net, l, X, acts, m), m,
-                        acts + m * net.unit_off[l], d_out, activate, threads)
+                        acts + m * net.unit_off[l], d_out, activate, threads, dropout)
 
 
 # -- loss ---------------------------------------------------------------------------------------
@@ -425,18 +437,20 @@ cdef inline double backward_pass(const NetLayout* net, const floating* params, c
                                  const floating* Y, const floating* sample_weight, int m,
                                  floating weight_decay, floating* acts, floating* deltas,
                                  floating* grad, int threads, const Py_ssize_t* x_ptr=NULL,
-                                 const int* x_idx=NULL) noexcept nogil:
+                                 const int* x_idx=NULL,
+                                 const DropoutDraw* dropout=NULL) noexcept nogil:
     """J = (1/m) sum_i w_i L(y_i, a_i) + (weight_decay/2) sum_l ||W[l]||^2 (w_i = 1 when
     sample_weight is NULL); with grad not NULL also delta[l] = dJ/dz[l] into deltas and
     dJ/dparams into grad:
         delta[L-1] from the loss kernel (it carries w_i / m)
         delta[l-1] = (delta[l] @ W[l].T) * f'(z[l-1])  (from D[l-1] or a[l-1]: see above)
         grad W[l] = a[l-1].T @ delta[l] + weight_decay * W[l],  grad b[l] = sum_rows delta[l]
-    With x_ptr, X holds the values of m CSR rows (see sparse input above).
+    With x_ptr, X holds the values of m CSR rows (see sparse input above). With dropout, the
+    pass trains: a[l] and f'(z[l]) carry the dropout factors of layer l.
     """
     cdef int L = net.n_layers, l = L - 1
     cdef double J
-    forward_pass(net, params, X, m, acts, False, grad != NULL, threads, x_ptr, x_idx)
+    forward_pass(net, params, X, m, acts, False, grad != NULL, threads, x_ptr, x_idx, dropout)
     J = output_loss(net, params, Y, sample_weight, m, acts + m * net.unit_off[l],
                     deltas + m * net.unit_off[l] if grad != NULL else NULL, threads) \
         * net.loss_scale / m

@@ -31,7 +31,7 @@ class CythonBackend:
             LOSS_CODES[network.loss],
             [s.start for s in network._weight_slices],
             [s.start if s is not None else -1 for s in network._bias_slices],
-            network.n_params, network.huber_delta)
+            network.n_params, network.huber_delta, list(network.dropout) + [0.0])
         self.largest_layer = max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         # a few rows with the GIL held, as long as that stays well under a millisecond
         rows = min(FEW_ROWS, FEW_WORK // network.n_params)
@@ -85,29 +85,31 @@ class CythonBackend:
         out[...] = output
         return out
 
-    def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None):
-        m = X.shape[0]
-        params = self.params if params is None else params
-        with self.threads(m, threads) as count:
-            if isinstance(X, CSRRows):
-                return self.kernels.backward_csr(self.plan, params, X.ptr, X.idx, X.val, Y,
-                                                 self._workspace(m), None, None, weight_decay,
-                                                 sample_weight, count)
-            return self.kernels.loss(self.plan, params, X, Y, self._workspace(m), weight_decay,
-                                     sample_weight, count)
+    def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None,
+             dropout=None):
+        return self._pass(X, Y, weight_decay, None, sample_weight, params, threads, dropout)
 
-    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None):
+    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None,
+                 dropout=None):
+        return self._pass(X, Y, weight_decay, grad, sample_weight, params, threads, dropout)
+
+    def _pass(self, X, Y, weight_decay, grad, sample_weight, params, threads, dropout):
+        """J, and with grad its gradient; dropout (seed, step) makes it a training pass."""
         m = X.shape[0]
         params = self.params if params is None else params
+        seed, step = dropout if dropout is not None else (None, 0)
+        acts = self._workspace(m)
+        deltas = self._workspace(m, deltas=True) if grad is not None else None
         with self.threads(m, threads) as count:
             if isinstance(X, CSRRows):
-                return self.kernels.backward_csr(self.plan, params, X.ptr, X.idx, X.val, Y,
-                                                 self._workspace(m),
-                                                 self._workspace(m, deltas=True), grad,
-                                                 weight_decay, sample_weight, count)
-            return self.kernels.backward(self.plan, params, X, Y, self._workspace(m),
-                                         self._workspace(m, deltas=True), grad, weight_decay,
-                                         sample_weight, count)
+                return self.kernels.backward_csr(self.plan, params, X.ptr, X.idx, X.val, Y, acts,
+                                                 deltas, grad, weight_decay, sample_weight,
+                                                 count, seed, step)
+            if grad is None:
+                return self.kernels.loss(self.plan, params, X, Y, acts, weight_decay,
+                                         sample_weight, count, seed, step)
+            return self.kernels.backward(self.plan, params, X, Y, acts, deltas, grad,
+                                         weight_decay, sample_weight, count, seed, step)
 
     def layer_values(self, m):
         """Activations and deltas of this thread's last backward pass over m rows."""

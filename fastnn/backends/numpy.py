@@ -7,6 +7,7 @@ from . import no_shortcut
 from .._sparse import CSRRows
 
 from ..activations import ACTIVATIONS, FROM_Z, multiply_derivative
+from ..dropout import scales
 from ..losses import LOSSES
 
 
@@ -19,6 +20,7 @@ class NumpyBackend:
         self.weight_slices = network._weight_slices
         self.bias_slices = network._bias_slices
         self.activations = list(network.hidden_activations) + [network.output]
+        self.dropout = list(network.dropout) + [0.0]
         self.output = network.output
         loss, huber_delta = LOSSES[network.loss], network.huber_delta
         self.loss = lambda z, y, output: loss(z, y, output, huber_delta)
@@ -30,9 +32,11 @@ class NumpyBackend:
         return [(params[ws].reshape(shape), params[bs] if bs is not None else None)
                 for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)]
 
-    def _hidden(self, X, layers, zs=None):
+    def _hidden(self, X, layers, zs=None, dropout=None, kept=None):
         """Activations of every layer but the last, and the last layer's z. With a list zs,
-        also each hidden layer's z where its derivative needs it (FROM_Z), else None."""
+        also each hidden layer's z where its derivative needs it (FROM_Z), else None. With
+        dropout (seed, step), hidden activations are multiplied by their dropout factors,
+        and the list `kept` receives (a before dropout, factors) per layer, or None."""
         activations = []
         a = X.matrix if isinstance(X, CSRRows) else X  # scipy's sparse product for sparse rows
         last = len(layers) - 1
@@ -43,6 +47,13 @@ class NumpyBackend:
             if zs is not None and l < last:
                 zs.append(z.copy() if f in FROM_Z else None)
             a = z if l == last else ACTIVATIONS[f](z)
+            if dropout is not None and l < last and self.dropout[l] > 0:
+                factors = scales(*dropout, l, len(layers), a.shape, self.dropout[l], a.dtype)
+                if kept is not None:
+                    kept.append((a.copy(), factors))
+                a *= factors
+            elif kept is not None:
+                kept.append(None)
             activations.append(a)
         return activations
 
@@ -64,16 +75,20 @@ class NumpyBackend:
         total = losses.sum() if sample_weight is None else sample_weight @ losses
         return self.loss_scale * total / m + (self._penalty(layers, weight_decay) if weight_decay else 0.0)
 
-    def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None):
+    def cost(self, X, Y, weight_decay, sample_weight=None, params=None, threads=None,
+             dropout=None):
         layers = self._layers(self.params if params is None else params)
-        losses, _, _ = self.loss(self._hidden(X, layers)[-1], Y, self.output)
+        losses, _, _ = self.loss(self._hidden(X, layers, dropout=dropout)[-1], Y, self.output)
         return self._cost(losses, X.shape[0], layers, weight_decay, sample_weight)
 
-    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None):
+    def backward(self, X, Y, weight_decay, grad, sample_weight=None, params=None, threads=None,
+                 dropout=None):
+        """J and its gradient; with dropout (seed, step), of the training pass that drops
+        units as fastnn.dropout draws them."""
         m = X.shape[0]
         layers = self._layers(self.params if params is None else params)
-        zs = []
-        activations = self._hidden(X, layers, zs)
+        zs, kept = [], []
+        activations = self._hidden(X, layers, zs, dropout, kept)
         losses, activations[-1], delta = self.loss(activations[-1], Y, self.output)
         delta *= (1 / m) if sample_weight is None else sample_weight[:, None] / m
         deltas = [delta]
@@ -90,8 +105,10 @@ class NumpyBackend:
             if self.bias_slices[l] is not None:
                 grad[self.bias_slices[l]] = delta.sum(axis=0)
             if l > 0:
-                delta = multiply_derivative(self.activations[l - 1], zs[l - 1],
-                                            activations[l - 1], delta @ W.T)
+                a, factors = kept[l - 1] or (activations[l - 1], None)
+                delta = multiply_derivative(self.activations[l - 1], zs[l - 1], a, delta @ W.T)
+                if factors is not None:  # a dropped unit passes no gradient back
+                    delta *= factors
                 deltas.insert(0, delta)
         self._last = activations, deltas
         return self._cost(losses, m, layers, weight_decay, sample_weight)

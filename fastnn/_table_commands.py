@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .cli import ACTIVATIONS, CommandError, _check_output_path, _need_matplotlib
+from .cli import CommandError, _check_output_path, _need_matplotlib
 
 #: the loss may grow this many times over its best before the run is called diverging
 _BLOW_UP = 100.0
@@ -67,10 +67,12 @@ def _split(X, y, fraction, seed, stratify, what):
 
 
 def _estimator(args, task):
-    from .sklearn import MLPClassifier, MLPRegressor
+    from .sklearn import _SKLEARN_ACTIVATIONS, MLPClassifier, MLPRegressor
 
+    # the drop-ins know scikit-learn's four by its names (sigmoid as "logistic")
+    sklearn_names = {fastnn: sklearn for sklearn, fastnn in _SKLEARN_ACTIVATIONS.items()}
     cls = MLPClassifier if task == "classification" else MLPRegressor
-    estimator = cls(hidden_layer_sizes=tuple(args.hidden), activation=ACTIVATIONS[args.activation],
+    estimator = cls(hidden_layer_sizes=tuple(args.hidden), activation=sklearn_names.get(args.activation, args.activation),
                     solver=args.optimizer, alpha=args.alpha, batch_size=args.batch_size or "auto",
                     learning_rate_init=args.lr or 0.001, max_iter=args.epochs,
                     random_state=args.seed)

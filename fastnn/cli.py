@@ -61,13 +61,8 @@ def _widths(text):
     return widths
 
 
-#: --activation: scikit-learn's names, and fastnn's for the same function
-ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "logistic", "sigmoid": "logistic",
-               "identity": "identity", "leaky_relu": "leaky_relu", "elu": "elu",
-               "softplus": "softplus", "gelu": "gelu", "silu": "silu"}
-
-
 def build_parser():
+    from .activations import HIDDEN_ACTIVATIONS
     from .network import DTYPES
     from .optim import OPTIMIZERS
     from .table_model import IMPUTE
@@ -109,7 +104,9 @@ def build_parser():
                            "progress bar, the summary and --plot)")
     model = train.add_argument_group("network and training (scikit-learn's MLP defaults)")
     model.add_argument("--hidden", type=_widths, default=[100], help="hidden widths, e.g. 64,32 (default 100)")
-    model.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    # fastnn's names, and scikit-learn's "logistic" for sigmoid
+    model.add_argument("--activation", choices=sorted({*HIDDEN_ACTIVATIONS, "logistic"}),
+                       default="relu")
     model.add_argument("--optimizer", choices=sorted({"lbfgs", "sgd", "adam", *OPTIMIZERS}),
                        default="adam")
     model.add_argument("--lr", type=_positive_float, default=None,

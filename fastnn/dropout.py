@@ -44,7 +44,7 @@ def scales(seed, step, layer, n_layers, shape, p, dtype):
 
 def check_dropout(dropout, n_hidden):
     """One rate in [0, 1) per hidden layer, from a float or a sequence of them."""
-    if isinstance(dropout, (numbers.Real, np.floating)) and not isinstance(dropout, bool):
+    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool):
         rates = [dropout] * n_hidden
     elif isinstance(dropout, (list, tuple)):
         rates = list(dropout)
@@ -53,7 +53,6 @@ def check_dropout(dropout, n_hidden):
     else:
         raise TypeError(f"dropout must be a float or one float per hidden layer; got {dropout!r}")
     for p in rates:
-        if isinstance(p, bool) or not isinstance(p, (numbers.Real, np.floating)) \
-                or not 0 <= p < 1:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
             raise ValueError(f"dropout rates must lie in [0, 1); got {p!r}")
     return tuple(float(p) for p in rates)

@@ -26,6 +26,8 @@ LinearWarmup (per batch)     another schedule's rate times a factor rising linea
 """
 import math
 
+import numpy as np
+
 from .optim.base import check_count, check_real
 
 __all__ = ["Schedule", "StepLR", "ExponentialLR", "InverseScaling", "CosineAnnealingLR",
@@ -39,15 +41,19 @@ def __dir__():  # tab completion shows the public names only
 
 class Schedule:
     """Base: `lr(epoch, lr0, n_samples)` for the epoch about to run; per-batch schedules
-    give `lr_at(step, lr0, steps_per_epoch, total_steps)` for each mini-batch step."""
+    give `lr_at(steps, lr0, steps_per_epoch, total_steps)` for mini-batch steps."""
 
     depends_on_loss = False
     per_batch = False
 
-    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
-        """The rate of mini-batch step `step` (from 0) of a run of total_steps steps,
-        steps_per_epoch per epoch: an epoch schedule's rate holds through its epoch."""
-        return self.lr(step // steps_per_epoch, lr0, n_samples)
+    def lr_at(self, steps, lr0, steps_per_epoch, total_steps, n_samples=1):
+        """The rates of mini-batch steps `steps` (an array, or one step, counted from 0) of
+        a run of total_steps steps, steps_per_epoch per epoch, in one call (the training loop
+        asks for a whole run of steps at once): an epoch schedule's rate holds through its
+        epoch."""
+        epochs, where = np.unique(np.asarray(steps) // steps_per_epoch, return_inverse=True)
+        rates = np.array([self.lr(int(epoch), lr0, n_samples) for epoch in epochs])
+        return rates[where].reshape(np.shape(steps))[()]
 
     def check_steps(self, total_steps):
         """Raise ValueError when a run of total_steps steps is more than the schedule covers."""
@@ -211,26 +217,30 @@ class OneCycleLR(Schedule):
 
     def _anneal(self, start, end, fraction):
         if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+            return end + (start - end) / 2.0 * (np.cos(np.pi * fraction) + 1)
         return (end - start) * fraction + start
 
     def check_steps(self, total_steps):
         if self.total_steps is not None and total_steps > self.total_steps:
             raise ValueError(f"OneCycleLR covers {self.total_steps} steps; this fit would take "
                              f"{total_steps} (raise total_steps, or leave it out to fit the run)")
-        phases = self._phases(self.total_steps or total_steps)
-        if any(end <= start for (start, _, _), (end, _, _) in
-               zip([(0, 0, 0)] + phases[:-1], phases)):
+        ends = [0] + [end for end, _, _ in self._phases(self.total_steps or total_steps)]
+        if any(end <= start for start, end in zip(ends, ends[1:])):
             raise ValueError(f"OneCycleLR: pct_start={self.pct_start} leaves a phase with no "
                              f"steps in a cycle of {self.total_steps or total_steps}")
 
-    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
+    def lr_at(self, steps, lr0, steps_per_epoch, total_steps, n_samples=1):
+        steps = np.asarray(steps, dtype=float)
         phases = self._phases(self.total_steps or total_steps)
-        start_step = 0
-        for index, (end_step, start, end) in enumerate(phases):
-            if step <= end_step or index == len(phases) - 1:
-                return self._anneal(start, end, (step - start_step) / (end_step - start_step))
-            start_step = end_step
+        rates = np.empty_like(steps)
+        for index, (end_step, start, end) in reversed(list(enumerate(phases))):
+            # each step ends in the first phase whose end it has not passed (the last phase
+            # takes the rest), as torch's loop over the phases decides
+            start_step = phases[index - 1][0] if index else 0
+            here = steps <= end_step if index < len(phases) - 1 else np.ones(steps.shape, bool)
+            rates[here] = self._anneal(start, end, (steps[here] - start_step)
+                                       / (end_step - start_step))
+        return rates[()]
 
     def lr(self, epoch, lr0, n_samples=1):
         raise TypeError("OneCycleLR is stepped per mini-batch: use lr_at(step, ...)")
@@ -249,22 +259,18 @@ class CosineAnnealingWarmRestarts(Schedule):
         self.T_mult = check_count(T_mult, "T_mult")
         self.eta_min = check_real(eta_min, "eta_min", low=0)
 
-    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
-        return self._at(step / steps_per_epoch, lr0)
+    def lr_at(self, steps, lr0, steps_per_epoch, total_steps, n_samples=1):
+        return self.lr(np.asarray(steps) / steps_per_epoch, lr0)
 
     def lr(self, epoch, lr0, n_samples=1):
-        return self._at(float(epoch), lr0)
-
-    def _at(self, epoch, lr0):
-        T_0, T_mult = self.T_0, self.T_mult
-        if epoch < T_0:
-            T_cur, T_i = epoch, T_0
-        elif T_mult == 1:
+        """The rate at (fractional) epochs `epoch`, an array or one number."""
+        epoch, T_0, T_mult = np.asarray(epoch, dtype=float), self.T_0, self.T_mult
+        if T_mult == 1:
             T_cur, T_i = epoch % T_0, T_0
-        else:
-            n = int(math.log(epoch / T_0 * (T_mult - 1) + 1, T_mult))
+        else:  # the cycle n holding each epoch (0 before T_0), as torch computes it
+            n = np.floor(np.log(epoch / T_0 * (T_mult - 1) + 1) / math.log(T_mult))
             T_cur, T_i = epoch - T_0 * (T_mult ** n - 1) / (T_mult - 1), T_0 * T_mult ** n
-        return self.eta_min + (lr0 - self.eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+        return (self.eta_min + (lr0 - self.eta_min) * (1 + np.cos(np.pi * T_cur / T_i)) / 2)[()]
 
 
 class LinearWarmup(Schedule):
@@ -310,10 +316,10 @@ class LinearWarmup(Schedule):
         if self.after is not None:
             self.after.check_steps(total_steps)
 
-    def lr_at(self, step, lr0, steps_per_epoch, total_steps, n_samples=1):
-        rate = lr0 if self.after is None else self.after.lr_at(step, lr0, steps_per_epoch,
+    def lr_at(self, steps, lr0, steps_per_epoch, total_steps, n_samples=1):
+        rate = lr0 if self.after is None else self.after.lr_at(steps, lr0, steps_per_epoch,
                                                                total_steps, n_samples)
-        progress = min(step, self.warmup_steps) / self.warmup_steps
+        progress = np.minimum(steps, self.warmup_steps) / self.warmup_steps
         return rate * (self.start_factor + (1 - self.start_factor) * progress)
 
     def lr(self, epoch, lr0, n_samples=1):

@@ -28,6 +28,7 @@ from ._sklearn_compat import (MLP_PARAMETER_CONSTRAINTS, StrOptions, _check_opti
 
 from ._sparse import CSRRows, is_sparse
 from ._validation import check_target_range
+from .activations import HIDDEN_ACTIVATIONS
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .optim.quasi_newton import scipy_objective
@@ -44,8 +45,8 @@ def __dir__():  # tab completion shows the public names only
 # scikit-learn's activation -> fastnn's (the drop-ins also take fastnn's newer ones by their
 # names); its out_activation_ -> fastnn's (output, loss)
 _SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-_ACTIVATIONS = {**_SKLEARN_ACTIVATIONS, "leaky_relu": "leaky_relu", "elu": "elu",
-                "softplus": "softplus", "gelu": "gelu", "silu": "silu"}
+_ACTIVATIONS = {**_SKLEARN_ACTIVATIONS, **{name: name for name in HIDDEN_ACTIVATIONS
+                                           if name not in _SKLEARN_ACTIVATIONS.values()}}
 _OUTPUTS = {"softmax": ("softmax", "cross_entropy"), "logistic": ("sigmoid", "binary_cross_entropy"),
             "identity": ("identity", "mse"), "exp": ("exp", "poisson")}
 _STOCHASTIC = ("sgd", "adam")

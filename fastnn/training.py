@@ -343,8 +343,9 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
     full = batch_size is None or batch_size >= n
     steps = 1 if full else -(-n // batch_size)
     lr0 = optimizer.lr
+    total_steps = (optimizer.epochs + epochs) * steps  # the run's length, for per-batch schedules
     if schedule is not None and schedule.per_batch:
-        schedule.check_steps((optimizer.epochs + epochs) * steps)
+        schedule.check_steps(total_steps)
     # dropout masks: one seed per run from the fit's generator (drawn only with dropout, so
     # runs without it keep their row orders)
     dropout_seed = int(rng.integers(0, 2 ** 64, dtype=np.uint64)) if any(net.dropout) else None
@@ -356,7 +357,7 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
     epoch, chunk = 0, _first_chunk(net, n, steps)
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
-        lrs, step_lrs = _rates(schedule, lr0, optimizer.epochs, count, steps, epochs, n)
+        lrs, step_lrs = _rates(schedule, lr0, optimizer.epochs, count, steps, total_steps, n)
         orders = None if full else row_orders(rng, n, count, shuffle)
         started = time.perf_counter()
         with _deferred_interrupt() as interrupted:  # record the run's epochs before stopping
@@ -382,16 +383,17 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
             chunk = int(min(max(1, chunk * min(4.0, CHUNK_SECONDS / max(elapsed, 1e-6))), 1 << 20))
 
 
-def _rates(schedule, lr0, offset, count, steps, epochs, n):
+def _rates(schedule, lr0, offset, count, steps, total_steps, n):
     """(rate of each of `count` epochs from epoch `offset`, rate of each of their steps or
-    None): a per-batch schedule gives every step its rate, the epoch's being its first."""
+    None): a per-batch schedule gives every step of a run of total_steps its rate, the
+    epoch's being its first."""
     if schedule is None:
         return np.full(count, lr0), None
     if not schedule.per_batch:
         return np.array([schedule.lr(offset + i, lr0, n) for i in range(count)]), None
-    total = (offset + epochs) * steps
-    step_lrs = np.array([[schedule.lr_at((offset + i) * steps + s, lr0, steps, total, n)
-                          for s in range(steps)] for i in range(count)], dtype=float)
+    indices = np.arange(offset * steps, (offset + count) * steps).reshape(count, steps)
+    step_lrs = np.ascontiguousarray(
+        schedule.lr_at(indices, lr0, steps, total_steps, n), dtype=float)
     return step_lrs[:, 0].copy(), step_lrs
 
 

@@ -160,36 +160,30 @@ cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int
 
 
 cdef inline void add_bias_activate_keep(int act, floating* z, int rows, int cols, int ld,
-                                        const floating* bias, floating* d,
-                                        int ld_d) noexcept nogil:
-    """add_bias_activate that also writes D = f'(z + bias) into the block at d (rows ld_d
-    apart) for the backward pass: from z for the activations that need it (needs_z), else
-    from a, after the activation."""
+                                        const floating* bias, floating* d) noexcept nogil:
+    """add_bias_activate that also writes D = f'(z + bias) into the block at d (laid out as
+    z's) for the backward pass: from z for the activations that need it (needs_z), else
+    from a, after the activation (a dropout layer's D: 1 times f'(a))."""
     cdef int i, j
     cdef floating* row
     if not needs_z(act):
         add_bias_activate(act, z, rows, cols, ld, bias)
         for i in range(rows):
-            row = d + <Py_ssize_t> i * ld_d
+            row = d + <Py_ssize_t> i * ld
             for j in range(cols):
                 row[j] = 1
-        if ld == ld_d:
-            multiply_derivative(act, d, z, rows, cols, ld)
-        else:
-            for i in range(rows):
-                multiply_derivative(act, d + <Py_ssize_t> i * ld_d, z + <Py_ssize_t> i * ld, 1,
-                                    cols, cols)
+        multiply_derivative(act, d, z, rows, cols, ld)
         return
     if bias != NULL:
         for i in range(rows):
             row = z + <Py_ssize_t> i * ld
             for j in range(cols):
                 row[j] = row[j] + bias[j]
-    if cols == ld and cols == ld_d:
+    if cols == ld:
         activate_keep_run(act, z, d, <Py_ssize_t> rows * cols)
     else:
         for i in range(rows):
-            activate_keep_run(act, z + <Py_ssize_t> i * ld, d + <Py_ssize_t> i * ld_d, cols)
+            activate_keep_run(act, z + <Py_ssize_t> i * ld, d + <Py_ssize_t> i * ld, cols)
 
 
 cdef inline void multiply_derivative_run(int act, floating* delta, const floating* a,

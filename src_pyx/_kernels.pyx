@@ -804,7 +804,7 @@ def activate_keep_(int act, floating[:, ::1] z, floating[:, ::1] d,
     cdef const floating* b = &bias[0] if bias is not None else NULL
     cdef int n = <int> z.shape[1]
     with nogil:
-        add_bias_activate_keep(act, &z[0, 0], <int> z.shape[0], n, n, b, &d[0, 0], n)
+        add_bias_activate_keep(act, &z[0, 0], <int> z.shape[0], n, n, b, &d[0, 0])
 
 
 def multiply_derivative_(int act, floating[:, ::1] delta, const floating[:, ::1] a,

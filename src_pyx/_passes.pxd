@@ -79,7 +79,7 @@ cdef inline void dense_piece(const NetLayout* net, int l, const floating* params
          params + net.w_off[l] + c0, n_out, 0, out + offset, n_out, small)
     if activate and d_out != NULL:
         add_bias_activate_keep(net.act[l], out + offset, r1 - r0, c1 - c0, n_out,
-                               bias + c0 if bias != NULL else NULL, d_out + offset, n_out)
+                               bias + c0 if bias != NULL else NULL, d_out + offset)
     elif activate:
         add_bias_activate(net.act[l], out + offset, r1 - r0, c1 - c0, n_out,
                           bias + c0 if bias != NULL else NULL)
@@ -165,7 +165,7 @@ cdef inline void sparse_piece(const NetLayout* net, const floating* params,
     sparse_rows_product(net, params, x_ptr, x_idx, X, out, r0, r1)
     if activate and d_out != NULL:
         add_bias_activate_keep(net.act[0], out + offset, r1 - r0, n_out, n_out, bias,
-                               d_out + offset, n_out)
+                               d_out + offset)
     elif activate:
         add_bias_activate(net.act[0], out + offset, r1 - r0, n_out, n_out, bias)
     if activate and dropout != NULL and net.drop[0] > 0:

@@ -10,9 +10,8 @@
 # softmax and exp are output activations only: their derivatives enter through the loss.
 # NaN propagates as in NumPy: relu(NaN) is NaN, and a NaN activation keeps its delta.
 from cython cimport floating
-from libc.math cimport fabs
 
-from _fmath cimport exp_nonpositive, expm1_nonpositive, ferfc, fexp, log1p_unit
+from _fmath cimport exp_nonpositive, expm1_nonpositive, fabsolute, fexp, log1p_unit, normal_cdf
 
 # Codes shared with fastnn/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -38,21 +37,9 @@ cdef inline bint needs_z(int act) noexcept nogil:
 cdef inline floating sigmoid(floating z) noexcept nogil:
     """1 / (1 + e^-z) from e = e^-|z|, which never overflows: 1/(1+e) for z >= 0, else
     e/(1+e)."""
-    cdef floating e = exp_nonpositive(-fabs(z))
-    cdef floating r = 1 / (1 + e)
+    cdef floating e = exp_nonpositive(-fabsolute(z))
+    cdef floating r = 1 / (<floating> 1 + e)
     return r if z >= 0 else e * r
-
-
-cdef inline floating normal_cdf(floating z) noexcept nogil:
-    """Phi(z) = erfc(-z / sqrt 2) / 2 (gelu(z) = z Phi(z)): erfc keeps Phi's relative
-    accuracy far below 0, where 1 + erf(z / sqrt 2) cancels (gelu(-10) is -7.6e-23, not 0)."""
-    return <floating> 0.5 * ferfc(z * <floating> -0.7071067811865476)
-
-
-cdef inline floating normal_pdf(floating z) noexcept nogil:
-    """phi(z) = e^(-z^2/2) / sqrt(2 pi); underflows to 0 far from 0 (z^2 overflowing to
-    infinity too), so gelu'(z) = Phi(z) + z phi(z) tends to 0 or 1 there."""
-    return <floating> 0.3989422804014327 * exp_nonpositive(<floating> -0.5 * z * z)
 
 
 cdef inline void softmax_rows(floating* z, int rows, int n) noexcept nogil:
@@ -77,7 +64,7 @@ cdef inline void softmax_rows(floating* z, int rows, int n) noexcept nogil:
         total = 0
         for j in range(n):
             total = total + row[j]
-        total = 1 / total
+        total = <floating> 1 / total
         for j in range(n):
             row[j] = row[j] * total
 
@@ -92,8 +79,8 @@ cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil
             z[j] = sigmoid(z[j])
     elif act == TANH:  # -expm1(-2|z|) / (2 + expm1(-2|z|)), signed: no libm call per entry
         for j in range(n):
-            e = expm1_nonpositive(-2 * fabs(z[j]))
-            e = -e / (2 + e)
+            e = expm1_nonpositive(<floating> -2 * fabsolute(z[j]))
+            e = -e / (<floating> 2 + e)
             z[j] = e if z[j] >= 0 else -e
     elif act == RELU:
         for j in range(n):
@@ -109,10 +96,10 @@ cdef inline void activate_run(int act, floating* z, Py_ssize_t n) noexcept nogil
             z[j] = z[j] if z[j] > 0 else expm1_nonpositive(z[j] if z[j] < 0 else 0)
     elif act == SOFTPLUS:  # max(z, 0) + log1p(e^-|z|): finite for any z
         for j in range(n):
-            z[j] = (z[j] if z[j] > 0 else 0) + log1p_unit(exp_nonpositive(-fabs(z[j])))
-    elif act == GELU:  # z Phi(z): a libm erfc per entry
+            z[j] = (z[j] if z[j] > 0 else 0) + log1p_unit(exp_nonpositive(-fabsolute(z[j])))
+    elif act == GELU:  # z Phi(z)
         for j in range(n):
-            z[j] = z[j] * normal_cdf(z[j])
+            z[j] = z[j] * normal_cdf(z[j], &e)
     elif act == SILU:
         for j in range(n):
             z[j] = z[j] * sigmoid(z[j])
@@ -126,16 +113,16 @@ cdef inline void activate_keep_run(int act, floating* z, floating* d,
     cdef floating p, e, r, s, c
     if act == GELU:  # f' = Phi(z) + z phi(z)
         for j in range(n):
-            p = normal_cdf(z[j])
-            d[j] = p + z[j] * normal_pdf(z[j])
+            p = normal_cdf(z[j], &e)
+            d[j] = p + z[j] * e
             z[j] = z[j] * p
     elif act == SILU:  # f' = s (1 + z (1 - s)): s and 1 - s = sigmoid(-z) from one e^-|z|
         for j in range(n):
-            e = exp_nonpositive(-fabs(z[j]))
-            r = 1 / (1 + e)
+            e = exp_nonpositive(-fabsolute(z[j]))
+            r = 1 / (<floating> 1 + e)
             s = r if z[j] >= 0 else e * r
             c = e * r if z[j] >= 0 else r
-            d[j] = s * (1 + z[j] * c)
+            d[j] = s * (<floating> 1 + z[j] * c)
             z[j] = z[j] * s
 
 
@@ -192,10 +179,10 @@ cdef inline void multiply_derivative_run(int act, floating* delta, const floatin
     cdef Py_ssize_t j
     if act == SIGMOID:
         for j in range(n):
-            delta[j] = delta[j] * a[j] * (1 - a[j])
+            delta[j] = delta[j] * a[j] * (<floating> 1 - a[j])
     elif act == TANH:
         for j in range(n):
-            delta[j] = delta[j] * (1 - a[j] * a[j])
+            delta[j] = delta[j] * (<floating> 1 - a[j] * a[j])
     elif act == RELU:
         for j in range(n):
             delta[j] = 0 if a[j] <= 0 else delta[j]
@@ -204,7 +191,7 @@ cdef inline void multiply_derivative_run(int act, floating* delta, const floatin
             delta[j] = delta[j] if a[j] > 0 else <floating> 0.01 * delta[j]
     elif act == ELU:
         for j in range(n):
-            delta[j] = delta[j] if a[j] > 0 else delta[j] * (a[j] + 1)
+            delta[j] = delta[j] if a[j] > 0 else delta[j] * (a[j] + <floating> 1)
     elif act == SOFTPLUS:  # sigmoid(z) = 1 - e^-a, a > 0
         for j in range(n):
             delta[j] = -delta[j] * expm1_nonpositive(-a[j])

@@ -11,10 +11,9 @@
 # f'(z_k): for the activations that need z (gelu, silu) it is taken from z, into the delta
 # block, before z is overwritten with a.
 from cython cimport floating
-from libc.math cimport fabs
 
 from _activations cimport activate_keep_run, activate_run, multiply_derivative_run, needs_z
-from _fmath cimport exp_nonpositive, fexp, flog, flog1p
+from _fmath cimport exp_nonpositive, fabsolute, fexp, flog, flog1p
 
 # Codes shared with fastnn/losses.py (LOSS_CODES).
 cdef enum:
@@ -32,9 +31,9 @@ cdef enum:
 cdef inline floating residual_loss(int loss, floating r, floating d) noexcept nogil:
     """L of one residual r = a - y for mse, mae and huber."""
     if loss == MAE:
-        return fabs(r)
+        return fabsolute(r)
     if loss == HUBER:
-        return <floating> 0.5 * r * r if fabs(r) <= d else d * (fabs(r) - <floating> 0.5 * d)
+        return <floating> 0.5 * r * r if fabsolute(r) <= d else d * (fabsolute(r) - <floating> 0.5 * d)
     return <floating> 0.5 * r * r
 
 
@@ -106,7 +105,7 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
                     s = s + row[j]
                 row_total = shifted_loss[i - i0] + ysum * flog(s)
                 total += row_total if sample_weight == NULL else sample_weight[i] * row_total
-                s = 1 / s
+                s = <floating> 1 / s
                 for j in range(n):
                     row[j] = row[j] * s
                 if delta != NULL:
@@ -123,9 +122,9 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
             row_total = 0
             # softplus(z) = max(z, 0) + log1p(e^-|z|); sigmoid shares e^-|z|
             for j in range(n):
-                e = exp_nonpositive(-fabs(row[j]))
+                e = exp_nonpositive(-fabsolute(row[j]))
                 row_total += (row[j] if row[j] > 0 else 0) + flog1p(e) - yrow[j] * row[j]
-                r = 1 / (1 + e)
+                r = 1 / (<floating> 1 + e)
                 row[j] = r if row[j] >= 0 else e * r
             total += row_total if sample_weight == NULL else sample_weight[i] * row_total
     elif loss == POISSON:  # half the Poisson deviance, log link: y log(y / a) - y + a

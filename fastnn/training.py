@@ -19,6 +19,7 @@ from ._sparse import CSRRows
 from ._threads import numpy_guard
 from ._validation import as_matrix, as_nonnegative, as_pair
 from ._clip_average import Averager, average_weights, check_clip, clip_gradient
+from .dask_blocks import DaskBlocks, is_dask_array
 from .history import TrainingDiverged
 from .optim import FirstOrder, get_optimizer
 from .optim.base import check_count
@@ -38,8 +39,20 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
         n_jobs=None, clip_norm=None, clip_value=None, average=None, ema_decay=0.999,
         swa_start=None):
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
-    X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     optimizer = get_optimizer(optimizer)
+    if is_dask_array(X) or is_dask_array(Y):
+        _check_dask_fit(optimizer, restarts, validation_fraction)
+        X = DaskBlocks(net, X, Y)  # checked and persisted on the workers; Y is in X
+        try:
+            return fit(net, X, None, optimizer, epochs, batch_size, shuffle, weight_decay,
+                       validation_data, None, early_stopping, patience, min_delta,
+                       restore_best_weights, lr_schedule, callbacks, progress, 1, seed, threads,
+                       valley_tol, resume, None, clip_norm, clip_value, average, ema_decay,
+                       swa_start)
+        finally:
+            X.close()
+    if not isinstance(X, DaskBlocks):
+        X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     epochs = check_count(epochs, "epochs")
     if batch_size is not None:
         batch_size = check_count(batch_size, "batch_size")
@@ -417,6 +430,8 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stor
             X_val, Y_val = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+        if is_dask_array(X_val) or is_dask_array(Y_val):  # scored on the client, each epoch
+            X_val, Y_val = np.asarray(X_val), np.asarray(Y_val)
         X_val = as_matrix(X_val, "X_val", net.dtype, net.n_inputs)
         Y_val = as_matrix(Y_val, "Y_val", net.dtype, net.n_outputs, allow_vector=True)
         if X_val.shape[0] != Y_val.shape[0]:
@@ -440,6 +455,22 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stor
     keep[val] = False
     split = {"fraction": float(validation_fraction), "n": n, "rows": val}
     return X[keep], Y[keep], (X[val], Y[val]), split
+
+
+def _check_dask_fit(optimizer, restarts, validation_fraction):
+    """What a fit on dask arrays does not take (refused before any work is sent)."""
+    from .optim.quasi_newton import _ScipyMinimizer
+
+    if not isinstance(optimizer, _ScipyMinimizer):
+        raise ValueError(f"dask arrays train with a full-batch optimizer, 'lbfgs' or 'bfgs' "
+                         f"(loss and gradient summed over the blocks on the workers); got "
+                         f"{type(optimizer).__name__}")
+    if restarts != 1:
+        raise ValueError("restarts > 1 is not supported on dask arrays: run the restarts "
+                         "one after the other")
+    if validation_fraction is not None:
+        raise ValueError("validation_fraction is not supported on dask arrays: pass "
+                         "validation_data=(X_val, Y_val)")
 
 
 def _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,

@@ -100,3 +100,117 @@ def test_parallel_post_fit_and_lazy_predict(client, data):
     np.testing.assert_allclose(lazy.compute(), net.predict(X), rtol=1e-12)
     with pytest.raises(ValueError, match="expects"):
         net.predict(da.zeros((10, 5), chunks=5))
+
+
+# -- one network trained on data spread over the cluster (fastnn/dask_blocks.py) ---------------
+
+def regression(n=900, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5))
+    return X, np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.tanh(X[:, 3])])
+
+
+def small_net():
+    return fnn.Network([5, 8, 2], activation="tanh", output="identity", loss="mse", seed=1)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs"])
+def test_quasi_newton_on_dask_blocks_equals_the_in_memory_fit(client, optimizer):
+    """50 iterations on uneven row blocks, summed on the workers, reach the in-memory fit's
+    weights within 1e-10 (float64: only the summation order differs), with weight decay
+    and validation data given as dask arrays."""
+    X, Y = regression()
+    X_val, Y_val = regression(200, seed=1)
+    options = dict(optimizer=optimizer, epochs=50, weight_decay=1e-3)
+    local, remote = small_net(), small_net()
+    local_history = local.fit(X, Y, validation_data=(X_val, Y_val), **options)
+    chunks = (250, 250, 250, 150)
+    remote_history = remote.fit(da.from_array(X, chunks=(chunks, 5)), da.from_array(Y, chunks=(chunks, 2)),
+                                validation_data=(da.from_array(X_val, chunks=100), da.from_array(Y_val, chunks=100)),
+                                **options)
+    assert remote_history.epochs == local_history.epochs == 50
+    np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(remote_history.loss, local_history.loss, rtol=1e-12)
+    np.testing.assert_allclose(remote_history.val_loss, local_history.val_loss, rtol=1e-10)
+
+
+def test_early_stopping_and_callbacks_see_the_same_run_on_dask_blocks(client):
+    X, Y = regression()
+    X_val, Y_val = regression(200, seed=2)
+    seen = {"local": [], "remote": []}
+
+    def run(name, X_fit, Y_fit):
+        net = small_net()
+        history = net.fit(X_fit, Y_fit, optimizer="lbfgs", epochs=200, validation_data=(X_val, Y_val),
+                          early_stopping=True, patience=3, min_delta=1e-3,
+                          callbacks=[lambda epoch, logs, net: seen[name].append(logs["loss"])])
+        return net, history
+
+    local, local_history = run("local", X, Y)
+    remote, remote_history = run("remote", da.from_array(X, chunks=300), da.from_array(Y, chunks=300))
+    assert remote_history.stop_reason == local_history.stop_reason == "early_stopping"
+    assert remote_history.epochs == local_history.epochs < 200
+    # some 50 iterations: rounding differences grow along the path, still far below the test's
+    np.testing.assert_allclose(seen["remote"], seen["local"], rtol=1e-8)
+    np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-8)
+
+
+def test_a_worker_killed_mid_fit_changes_nothing(client):
+    """A worker dies after the fifth iteration (its nanny starts a new one): its blocks are
+    recomputed from the arrays' graph, the evaluation completes, and the weights are those of
+    the in-memory fit. An alarm bounds the test in time, should the fit hang."""
+    import signal
+
+    X, Y = regression()
+    local = small_net()
+    local.fit(X, Y, optimizer="lbfgs", epochs=30)
+    victim = sorted(client.scheduler_info()["workers"])[0]
+
+    def kill_once(epoch, logs, net):
+        if epoch == 5:
+            try:
+                client.run(os._exit, 1, workers=[victim])
+            except Exception:  # the worker dies before it can answer
+                pass
+
+    def hung(*_):
+        raise TimeoutError("the fit hung after a worker died")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        remote = small_net()
+        history = remote.fit(da.from_array(X, chunks=150), da.from_array(Y, chunks=150), optimizer="lbfgs",
+                             epochs=30, callbacks=[kill_once])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert history.epochs == 30
+    assert victim not in client.scheduler_info()["workers"]  # it did die mid-fit
+    np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-10)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_dask_fit_refuses_bad_chunks_and_options_before_any_work():
+    """Checked on the client before anything is sent (no cluster needed for these)."""
+    X, Y = regression(100)
+    net = small_net()
+    before = net.params.copy()
+    cases = [
+        (da.from_array(X, chunks=(50, 2)), da.from_array(Y, chunks=(50, 2)), {}, "chunked by rows only"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=40), {}, "same row chunks"),
+        (da.from_array(X, chunks=50), Y, {}, "both be dask arrays"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"optimizer": "adam"}, "lbfgs"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"validation_fraction": 0.2},
+         "validation_data"),
+        (da.from_array(X[:, :4], chunks=50), da.from_array(Y, chunks=50), {}, "4 columns"),
+    ]
+    for X_fit, Y_fit, options, message in cases:
+        options = {"optimizer": "lbfgs", "epochs": 3, **options}
+        with pytest.raises((ValueError, TypeError), match=message):
+            net.fit(X_fit, Y_fit, **options)
+    np.testing.assert_array_equal(net.params, before)
+    unknown = da.from_array(X, chunks=50)
+    unknown = unknown[unknown[:, 0] > -10]  # a filter: row counts unknown until computed
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        net.fit(unknown, da.from_array(Y, chunks=50), optimizer="lbfgs")

@@ -17,6 +17,10 @@ def scipy_objective(net, X, Y, weight_decay, sample_weight=None, threads=None):
     cast into one reused float32 vector. Each call returns a new float64 gradient, since
     scipy keeps earlier ones. threads: the most threads the compiled kernels use.
     """
+    from ..dask_blocks import DaskBlocks
+
+    if isinstance(X, DaskBlocks):  # Y and the sample weights are in X's blocks
+        return X.objective(net, weight_decay)
     backend = net._backend
     grad = np.empty_like(net.params)
     if net.params.dtype == np.float64:

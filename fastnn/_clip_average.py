@@ -22,7 +22,8 @@ def clip_gradient(g, clip_value, clip_norm):
     if clip_value:
         np.clip(g, -clip_value, clip_value, out=g)
     if clip_norm:
-        scale = clip_norm / (np.sqrt(np.dot(g.astype(float), g)) + 1e-6)
+        wide = g.astype(float, copy=False)  # summed in double, as the kernel does
+        scale = clip_norm / (np.sqrt(np.dot(wide, wide)) + 1e-6)
         if scale < 1:
             g *= g.dtype.type(scale)
 

@@ -92,7 +92,9 @@ def _block_sums(net, block, params):
 
 class DaskBlocks:
     """A fit's training data, checked and persisted on the cluster's workers as row blocks;
-    `objective` gives scipy's fun(x) -> (J, grad) summed over them."""
+    `objective` gives scipy's fun(x) -> (J, grad) summed over them. The workers free the
+    blocks when this object goes (distributed releases a future's data with its last
+    reference), at the end of the fit."""
 
     def __init__(self, net, X, Y):
         check_chunks(X, Y)
@@ -101,7 +103,6 @@ class DaskBlocks:
                              f"inputs")
         self.client = _client()
         self.shape = (X.shape[0], X.shape[1])
-        self.sizes = X.chunks[0]
         import dask
 
         check = dask.delayed(_checked_block, pure=True)
@@ -133,6 +134,3 @@ class DaskBlocks:
                     grad[where] += weight_decay * x[where]
             return total, grad
         return fun
-
-    def close(self):
-        self.client.cancel(self.blocks + [self.net])

@@ -74,7 +74,7 @@ def lr_find(net, X, Y, optimizer="sgd", start_lr=1e-7, end_lr=10.0, steps=100, b
     >>> bool(0.01 < result.suggestion < 2.0)
     True
     """
-    from ._validation import as_pair
+    from ._validation import as_nonnegative, as_pair
     from .optim.base import check_real
     from .initializers import as_rng
     from .network import Network, _check_batch_size
@@ -94,7 +94,8 @@ def lr_find(net, X, Y, optimizer="sgd", start_lr=1e-7, end_lr=10.0, steps=100, b
         raise ValueError(f"steps must be an integer >= 5; got {steps!r}")
     if not 0 <= beta < 1 or not diverge > 1:
         raise ValueError(f"need 0 <= beta < 1 and diverge > 1; got {beta} and {diverge}")
-    X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs)
+    X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
+    weight_decay = as_nonnegative(weight_decay, "weight_decay")
     n = X.shape[0]
     rows = n if batch_size is None else min(_check_batch_size(batch_size), n)
     trial = net.copy()
@@ -104,13 +105,18 @@ def lr_find(net, X, Y, optimizer="sgd", start_lr=1e-7, end_lr=10.0, steps=100, b
     losses, smoothed = [], []
     average, best, order, position, diverged = 0.0, np.inf, None, n, False
     compiled = trial.backend == "cython"
+    # one batch's buffers, filled in place each step (checked once, above)
+    X_batch, Y_batch = np.empty((rows, X.shape[1]), X.dtype), np.empty((rows, Y.shape[1]), Y.dtype)
+    grad = np.empty_like(trial.params)
     with np.errstate(over="ignore", invalid="ignore"):
         for k, lr in enumerate(lrs):
             if position + rows > n:
                 order, position = rng.permutation(n), 0
             batch = order[position:position + rows]
             position += rows
-            loss, grad = trial.loss_and_grad(X[batch], Y[batch], weight_decay)
+            np.take(X, batch, axis=0, out=X_batch)
+            np.take(Y, batch, axis=0, out=Y_batch)
+            loss = trial._backend.backward(X_batch, Y_batch, weight_decay, grad)
             losses.append(float(loss))
             average = beta * average + (1 - beta) * float(loss)
             smoothed.append(average / (1 - beta ** (k + 1)))

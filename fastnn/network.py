@@ -6,6 +6,7 @@ import numpy as np
 
 from ._sparse import CSRRows, is_sparse
 from ._validation import as_matrix, as_nonnegative, as_pair
+from .dask_blocks import is_dask_array
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .backends import BACKENDS, make_backend
 from .dropout import check_dropout
@@ -319,7 +320,7 @@ class Network:
             result = self._predict_few(X, out)
             if result is not None:
                 return result
-        if _is_dask_array(X):
+        if is_dask_array(X):
             if out is not None:
                 raise TypeError("out= takes ndarrays; a dask X gives a lazy dask array")
             return self._forward_dask(X, batch_size)
@@ -358,8 +359,6 @@ class Network:
         >>> print(text.splitlines()[-1])
         total: 67 parameters, 0.5 KiB in float64
         """
-        import sys
-
         rows = [("layer", "units", "activation", "weights", "biases", "parameters"),
                 ("input", f"{self.layers[0]:,}", "", "", "", "")]
         for l, (n_in, n_out) in enumerate(zip(self.layers[:-1], self.layers[1:])):
@@ -380,7 +379,7 @@ class Network:
                           f"total: {self.n_params:,} parameters, {kib:.1f} KiB in {self.dtype.name}",
                           ""])
         if file is not False:
-            print(text, end="", file=sys.stdout if file is None else file)
+            print(text, end="", file=file)
         return text
 
     def _forward_dask(self, X, batch_size):
@@ -441,7 +440,6 @@ class Network:
         weight_decay = as_nonnegative(weight_decay, "weight_decay")
         grad = np.empty_like(self._params)
         return float(self._backend.backward(X, Y, weight_decay, grad)), grad
-
 
     def save(self, path):
         """Write the network to `path` (.npz, no pickle, atomic); see fastnn.load."""
@@ -558,10 +556,6 @@ def _training_pass(training, dropout_seed):
             or not 0 <= dropout_seed < 2 ** 64:
         raise ValueError(f"dropout_seed must be an integer in [0, 2**64); got {dropout_seed!r}")
     return (int(dropout_seed), 1) if training else None
-
-
-def _is_dask_array(X):
-    return type(X).__module__.startswith("dask.") and hasattr(X, "map_blocks")
 
 
 def _check_threads(threads):

@@ -8,6 +8,18 @@ import numpy as np
 from .history import History, StopTraining
 
 
+def run_callbacks(callbacks, epoch, logs, model):
+    """Call each callback (a function, or an object's on_epoch_end) with (epoch, a copy of
+    logs, model); True when one of them returned True or raised StopTraining."""
+    stop = False
+    for callback in callbacks:
+        try:
+            stop = getattr(callback, "on_epoch_end", callback)(epoch, dict(logs), model) is True or stop
+        except StopTraining:
+            stop = True
+    return stop
+
+
 def same_valley(params, points, tol):
     """The index of the first of `points` within relative distance tol of params, or None."""
     for index, point in enumerate(points):
@@ -66,14 +78,7 @@ class Session:
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "lr"}, refresh=False)
-        stop = False
-        for callback in self.callbacks:
-            try:
-                hook = getattr(callback, "on_epoch_end", callback)
-                stop = hook(epoch, dict(logs), net) is True or stop
-            except StopTraining:
-                stop = True
-        if stop:
+        if run_callbacks(self.callbacks, epoch, logs, net):
             h.stop_reason = "callback"
             return True
         if self.early_stopping and self.wait >= self.patience:

@@ -32,7 +32,7 @@ from .activations import HIDDEN_ACTIVATIONS
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .optim.quasi_newton import scipy_objective
-from .history import StopTraining
+from .session import run_callbacks
 from .training import EpochRunner, _check_callbacks
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -252,16 +252,6 @@ class _BaseMLP(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False,
                          callbacks=_check_callbacks(callbacks))
 
-    def _epoch_end(self, callbacks, epoch, logs):
-        """Run the callbacks after an epoch; True when one of them asks to stop."""
-        stop = False
-        for callback in callbacks:
-            try:
-                stop = getattr(callback, "on_epoch_end", callback)(epoch, dict(logs), self) is True or stop
-            except StopTraining:
-                stop = True
-        return stop
-
     def _check_solver(self):
         """partial_fit means one pass: only for the stochastic solvers."""
         if self.solver in _FULL_BATCH:
@@ -343,7 +333,8 @@ class _BaseMLP(BaseEstimator):
         def epoch_end(intermediate_result):  # scipy stops at StopIteration
             nonlocal iterations, stopped
             iterations += 1
-            if self._epoch_end(callbacks, iterations - 1, {"loss": float(intermediate_result.fun)}):
+            if run_callbacks(callbacks, iterations - 1, {"loss": float(intermediate_result.fun)},
+                             self):
                 stopped = True
                 raise StopIteration
 
@@ -425,9 +416,9 @@ class _BaseMLP(BaseEstimator):
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 self._update_no_improvement_count(early_stopping, X_val, Y_val, w_val)
-                if callbacks and self._epoch_end(callbacks, self.n_iter_ - 1, {
+                if callbacks and run_callbacks(callbacks, self.n_iter_ - 1, {
                         "loss": self.loss_, **({"validation_score": self.validation_scores_[-1]}
-                                               if early_stopping else {})}):
+                                               if early_stopping else {})}, self):
                     break
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     self._optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
@@ -499,8 +490,8 @@ class _BaseMLP(BaseEstimator):
                                         eps=self.epsilon))
         def epoch_end(epoch, logs, net):  # Network.fit's logs in the estimator's terms
             scores = [v for k, v in logs.items() if k.startswith("val_") and k != "val_loss"]
-            return self._epoch_end(callbacks, epoch, {"loss": logs["loss"], **(
-                {"validation_score": scores[0]} if scores else {})})
+            return run_callbacks(callbacks, epoch, {"loss": logs["loss"], **(
+                {"validation_score": scores[0]} if scores else {})}, self)
 
         history = self._net.fit(
             X, Y, optimizer=optimizer, epochs=1 if incremental else self.max_iter,

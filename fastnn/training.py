@@ -40,18 +40,10 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
         swa_start=None):
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
     optimizer = get_optimizer(optimizer)
-    if is_dask_array(X) or is_dask_array(Y):
+    on_cluster = is_dask_array(X) or is_dask_array(Y)
+    if on_cluster:
         _check_dask_fit(optimizer, restarts, validation_fraction)
-        X = DaskBlocks(net, X, Y)  # checked and persisted on the workers; Y is in X
-        try:
-            return fit(net, X, None, optimizer, epochs, batch_size, shuffle, weight_decay,
-                       validation_data, None, early_stopping, patience, min_delta,
-                       restore_best_weights, lr_schedule, callbacks, progress, 1, seed, threads,
-                       valley_tol, resume, None, clip_norm, clip_value, average, ema_decay,
-                       swa_start)
-        finally:
-            X.close()
-    if not isinstance(X, DaskBlocks):
+    else:
         X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     epochs = check_count(epochs, "epochs")
     if batch_size is not None:
@@ -68,6 +60,8 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                                                      net.n_params, net.dtype)
     _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,
                                early_stopping and restore_best_weights, any(net.dropout))
+    # the averaged weights are what the network ends with, also after Ctrl-C
+    restore_best_weights = restore_best_weights and averager is None
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
                                or n_jobs == 0):
         raise ValueError(f"n_jobs must be None or a non-zero integer (joblib's meaning); got {n_jobs!r}")
@@ -77,6 +71,8 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
                                                 rng, stored)
     if threads is not None:
         threads = check_count(threads, "threads")
+    if on_cluster:  # after every other check: this sends the blocks to the workers
+        X, Y = DaskBlocks(net, X, Y), None
     options = dict(X=X, Y=Y, validation=validation, epochs=epochs, batch_size=batch_size,
                    shuffle=shuffle, weight_decay=weight_decay, early_stopping=early_stopping,
                    patience=patience, min_delta=min_delta,
@@ -164,7 +160,7 @@ def train_once(net, optimizer, rng, valleys, X, Y, validation, epochs, batch_siz
         session.close(restore_best=early_stopping and restore_best_weights)
     except KeyboardInterrupt:
         session.history.stop_reason = "interrupted"
-        session.close(restore_best=restore_best_weights and averager is None)
+        session.close(restore_best=restore_best_weights)
     except TrainingDiverged as exc:
         session.history.stop_reason = "diverged"
         session.close(restore_best=False)

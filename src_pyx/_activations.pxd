@@ -126,17 +126,25 @@ cdef inline void activate_keep_run(int act, floating* z, floating* d,
             z[j] = z[j] * s
 
 
+cdef inline void add_bias(floating* z, int rows, int cols, int ld,
+                          const floating* bias) noexcept nogil:
+    """z[i, j] += bias[j] for a block of rows x cols entries (rows ld apart); NULL: no bias."""
+    cdef int i, j
+    cdef floating* row
+    if bias == NULL:
+        return
+    for i in range(rows):
+        row = z + <Py_ssize_t> i * ld
+        for j in range(cols):
+            row[j] = row[j] + bias[j]
+
+
 cdef inline void add_bias_activate(int act, floating* z, int rows, int cols, int ld,
                                    const floating* bias) noexcept nogil:
     """z <- f(z + bias) for a block, in one pass over the GEMM output (bias may be NULL).
     softmax needs whole rows: callers pass cols = ld = the layer's width for it."""
-    cdef int i, j
-    cdef floating* row
-    if bias != NULL:
-        for i in range(rows):
-            row = z + <Py_ssize_t> i * ld
-            for j in range(cols):
-                row[j] = row[j] + bias[j]
+    cdef int i
+    add_bias(z, rows, cols, ld, bias)
     if act == SOFTMAX:
         softmax_rows(z, rows, cols)
     elif cols == ld:  # a contiguous block: one run (small layers gain most)
@@ -161,11 +169,7 @@ cdef inline void add_bias_activate_keep(int act, floating* z, int rows, int cols
                 row[j] = 1
         multiply_derivative(act, d, z, rows, cols, ld)
         return
-    if bias != NULL:
-        for i in range(rows):
-            row = z + <Py_ssize_t> i * ld
-            for j in range(cols):
-                row[j] = row[j] + bias[j]
+    add_bias(z, rows, cols, ld, bias)
     if cols == ld:
         activate_keep_run(act, z, d, <Py_ssize_t> rows * cols)
     else:

@@ -5,6 +5,7 @@ from cython cimport floating
 from libc.math cimport sqrt
 from libc.string cimport memcpy
 
+from _optim cimport lerp
 from _passes cimport sum_squares
 
 # Codes shared with fastnn/training.py (AVERAGES).
@@ -48,9 +49,6 @@ cdef inline void average_weights(int kind, floating* averaged, const floating* p
     elif kind == SWA:
         for i in range(n):
             averaged[i] = averaged[i] + (params[i] - averaged[i]) / count
-    elif w < 0.5:
-        for i in range(n):
-            averaged[i] = averaged[i] + w * (params[i] - averaged[i])
     else:
         for i in range(n):
-            averaged[i] = params[i] - (params[i] - averaged[i]) * (1 - w)
+            averaged[i] = lerp(averaged[i], params[i], w)

@@ -12,7 +12,8 @@
 # block, before z is overwritten with a.
 from cython cimport floating
 
-from _activations cimport activate_keep_run, activate_run, multiply_derivative_run, needs_z
+from _activations cimport (activate_keep_run, activate_run, add_bias, multiply_derivative_run,
+                          needs_z)
 from _fmath cimport exp_nonpositive, fabsolute, fexp, flog, flog1p
 
 # Codes shared with fastnn/losses.py (LOSS_CODES).
@@ -65,11 +66,7 @@ cdef inline double output_rows(int loss, int act, floating* z, const floating* b
     cdef floating* drow
     cdef floating zmax, s, ysum, e, r, row_scale
     cdef bint slope_kept = delta != NULL and needs_z(act)
-    if bias != NULL:
-        for i in range(rows):
-            row = z + <Py_ssize_t> i * n
-            for j in range(n):
-                row[j] = row[j] + bias[j]
+    add_bias(z, rows, n, n, bias)
     if loss == CROSS_ENTROPY:
         # -sum_k y_k (z_k - lse) with lse = zmax + log sum_k exp(z_k - zmax), LOSS_CHUNK rows
         # at a time: each row shifted by its max, then one exponential loop over the chunk

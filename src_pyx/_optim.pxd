@@ -26,7 +26,7 @@ cdef inline floating lerp(floating start, floating end, floating weight) noexcep
     """torch.lerp: start + weight * (end - start), in the form torch evaluates."""
     if weight < 0.5:
         return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
+    return end - (end - start) * (<floating> 1 - weight)
 
 
 cdef inline void update(int kind, const double* hyper, const floating* p, floating* q,

@@ -204,6 +204,7 @@ def test_dask_fit_refuses_bad_chunks_and_options_before_any_work():
         (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"validation_fraction": 0.2},
          "validation_data"),
         (da.from_array(X[:, :4], chunks=50), da.from_array(Y, chunks=50), {}, "4 columns"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"epochs": 0}, "epochs"),
     ]
     for X_fit, Y_fit, options, message in cases:
         options = {"optimizer": "lbfgs", "epochs": 3, **options}

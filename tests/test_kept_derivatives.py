@@ -73,7 +73,6 @@ def test_predict_after_fit_equals_forward(dtype, optimizer):
     rtol = rtol_for(dtype)
     np.testing.assert_allclose(net.predict(X), net.copy(backend="numpy").forward(X),
                                rtol=rtol, atol=rtol)
-    np.testing.assert_array_equal(net.predict(X), net.forward(X))
 
 
 @pytest.mark.parametrize("rows", [40, 400])  # fewer rows than units: split by columns

@@ -235,6 +235,7 @@ def test_linear_warmup_of_a_plateau_schedule_observes_and_checkpoints(tmp_path):
     history = net.fit(X, Y, optimizer=opt, epochs=3, batch_size=10, lr_schedule=schedule,
                       seed=0)
     assert schedule.depends_on_loss and len(history.lr) == 3
+    assert schedule.after.state_dict()["best"] in history.loss  # the plateau saw the losses
     fnn.save_checkpoint(tmp_path / "run.npz", net, opt, history, lr_schedule=schedule)
     restored = fnn.load_checkpoint(tmp_path / "run.npz").lr_schedule
     assert isinstance(restored, LinearWarmup) and isinstance(restored.after, ReduceLROnPlateau)

@@ -6,7 +6,9 @@ A 100-32-1 tanh regression network, float32, rows x 100 standard normal inputs g
 the workers (blocks of 50,000 rows); the in-memory fit runs on the same rows gathered to
 this process, with one thread. Each worker has one thread; a fit's time includes its setup
 (checking the persisted blocks), spread over its iterations. Prints the seconds per L-BFGS
-iteration of each and the speed-up from the first worker count to the others.
+iteration of each and the speed-up from the first worker count to the others; then one epoch
+of Adam on mini-batches of 256 rows streamed block by block from the last cluster, against
+the same epoch in memory (one thread each; the updates run in this process).
 """
 import argparse
 import os
@@ -57,8 +59,16 @@ def main():
             network().fit(X_cluster, Y_cluster, optimizer="lbfgs", epochs=1)  # warm: imports
             times[workers] = per_iteration(lambda k: network().fit(
                 X_cluster, Y_cluster, optimizer="lbfgs", epochs=k), args.iterations)
+            if workers == args.workers[-1]:
+                streamed = per_iteration(lambda k: network().fit(
+                    X_cluster, Y_cluster, optimizer="adam", epochs=k, batch_size=256, seed=0,
+                    threads=1), 1)
         print(f"  dask, {workers} worker(s):     {times[workers]:.3f} s per iteration "
               f"({in_memory / times[workers]:.2f}x the in-memory fit)")
+    epoch = per_iteration(lambda k: network().fit(X_memory, Y_memory, optimizer="adam", epochs=k,
+                                                  batch_size=256, seed=0, threads=1), 1)
+    print(f"  Adam, batch 256, one epoch: in memory {epoch:.2f} s, streamed from "
+          f"{args.workers[-1]} worker(s) {streamed:.2f} s ({epoch / streamed:.2f}x)")
     first = args.workers[0]
     for workers in args.workers[1:]:
         print(f"  {first} -> {workers} workers: {times[first] / times[workers]:.2f}x")

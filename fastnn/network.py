@@ -459,8 +459,10 @@ class Network:
         X, Y : array-like
             Training inputs (n_samples, n_inputs) and targets (n_samples, n_outputs).
             Dask arrays chunked by rows (the same row chunks), with a running
-            distributed.Client, train with lbfgs or bfgs on the cluster's workers: the loss
-            and gradient summed over the blocks there (docs/scaling.md).
+            distributed.Client, train on the cluster: lbfgs, bfgs and first-order rules
+            with batch_size=None on the loss and gradient summed over the blocks on the
+            workers; first-order rules with batch_size set on mini-batches streamed block
+            by block to this process (docs/scaling.md).
         optimizer : str or fastnn.optim optimizer
             An instance, or a name with default settings: sgd, adagrad, adadelta, rmsprop,
             adam, adamw, rprop, lbfgs, bfgs, annealing, awsgd.

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
@@ -27,6 +27,7 @@ from ._sklearn_compat import (MLP_PARAMETER_CONSTRAINTS, StrOptions, _check_opti
                               _check_partial_fit_first_call, _check_sample_weight)
 
 from ._sparse import CSRRows, is_sparse
+from .dask_blocks import DaskBlocks, check_chunks, is_dask_array
 from ._validation import check_target_range
 from .activations import HIDDEN_ACTIVATIONS
 from .network import Network
@@ -95,6 +96,11 @@ def _network_with(coefs, intercepts, net, build):
     for view, value in zip(net.weights + net.biases, coefs + intercepts):
         view[...] = value
     return net
+
+
+def _binarized(labels, binarizer, dtype):
+    """A block of labels as the classifier's 0/1 target columns (on a dask worker)."""
+    return binarizer.transform(labels).astype(dtype)
 
 
 def _floats(values):
@@ -220,6 +226,8 @@ class _BaseMLP(BaseEstimator):
 
     def _objective(self, X, Y, sample_weight):
         """scipy's fun(theta) -> (J, grad) over the network's own parameter order."""
+        if isinstance(X, DaskBlocks):  # Y and the sample weights are in its blocks
+            return X.objective(self._net, self.alpha / X.weight_sum)
         n = X.shape[0]
         weight_sum = n if sample_weight is None else float(np.sum(sample_weight))
         weights = None if sample_weight is None else (
@@ -270,6 +278,11 @@ class _BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     def _fit(self, X, y, sample_weight, incremental, callbacks=()):
+        if is_dask_array(X) or is_dask_array(y):
+            if incremental:
+                raise TypeError("partial_fit takes in-memory arrays; for dask arrays use fit "
+                                "with solver='lbfgs', or dask-ml's Incremental")
+            return self._fit_on_cluster(X, y, sample_weight, callbacks)
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -296,6 +309,60 @@ class _BaseMLP(BaseEstimator):
             self._fit_lbfgs(X, Y, sample_weight, callbacks)
         else:
             self._fit_fastnn(X, Y, incremental, callbacks)
+        if not np.isfinite(self._net.params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may"
+                             " contain large values and need to be preprocessed.")
+        return self
+
+    def _fit_on_cluster(self, X, y, sample_weight, callbacks=()):
+        """fit on dask arrays (solver lbfgs, a running distributed.Client): X, y and the
+        sample weights are checked and persisted on the workers as row blocks, and each
+        L-BFGS evaluation sums the blocks' loss and gradient there (fastnn/dask_blocks.py),
+        so the weights are the in-memory fit's up to the summation order. The targets are
+        encoded on the workers, with the classes found in one pass over y."""
+        if self.solver != "lbfgs":
+            raise ValueError(f"dask arrays train with solver='lbfgs' (loss and gradient summed "
+                             f"over the blocks on the workers); got solver={self.solver!r}")
+        hidden = self._hidden_sizes()
+        if sample_weight is not None and not is_dask_array(sample_weight):
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected "
+                                 f"({X.shape[0]},)!")
+            import dask.array as da
+
+            sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
+        check_chunks(X, y, sample_weight)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}")
+        dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
+        first_pass = not hasattr(self, "coefs_") or not self.warm_start
+        if not first_pass and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                          "change the shape of y to (n_samples, ), for example using ravel().",
+                          DataConversionWarning, stacklevel=3)
+            y = y[:, 0]
+        before = dict(self.__dict__)
+        try:  # a block the workers refuse leaves the estimator as it was
+            if first_pass:
+                self.n_features_in_ = X.shape[1]
+                self.__dict__.pop("feature_names_in_", None)
+            Y = self._cluster_targets(y, first_pass, dtype)
+            self._random_state = check_random_state(self.random_state)
+            if first_pass:
+                self._initialize(np.empty((0, X.shape[1]), dtype), None,
+                                 [X.shape[1]] + hidden + [1 if Y.ndim == 1 else Y.shape[1]])
+            else:
+                self._network()
+            blocks = DaskBlocks(self._net, X, Y, sample_weight)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        self._fit_lbfgs(blocks, None, None, callbacks)
         if not np.isfinite(self._net.params).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
@@ -595,6 +662,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y).astype(bool)
 
+    def _cluster_targets(self, y, first_pass, dtype):
+        """y (a 1-D dask array of labels) encoded as the in-memory fit encodes it, block by
+        block on the workers."""
+        import dask.array as da
+
+        if y.ndim != 1:
+            raise ValueError("on dask arrays MLPClassifier takes one label per row (a 1-D y); "
+                             "multilabel indicator targets train in memory")
+        classes = da.unique(y).compute()
+        if first_pass:
+            self._label_binarizer = LabelBinarizer().fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif set(classes) != set(self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as in "
+                             f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                             f"{classes}")
+        binarizer = self._label_binarizer
+        columns = len(binarizer.classes_) if binarizer.y_type_ == "multiclass" else 1
+        return y.map_blocks(_binarized, binarizer, dtype, new_axis=1,
+                            chunks=(y.chunks[0], (columns,)), dtype=dtype)
+
     def _decode(self, Y):
         return self._label_binarizer.inverse_transform(Y)
 
@@ -695,6 +783,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         check_target_range(y, self.loss, "y")
         return X, y
+
+    def _cluster_targets(self, y, first_pass, dtype):
+        """y (a dask array of numbers) as it is: the workers convert and check its blocks."""
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y must hold numbers (a regressor's targets); got dtype {y.dtype}")
+        return y
 
     def _decode(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y

@@ -42,7 +42,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     optimizer = get_optimizer(optimizer)
     on_cluster = is_dask_array(X) or is_dask_array(Y)
     if on_cluster:
-        _check_dask_fit(optimizer, restarts, validation_fraction)
+        _check_dask_fit(optimizer, restarts, validation_fraction, batch_size, any(net.dropout))
     else:
         X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     epochs = check_count(epochs, "epochs")
@@ -254,6 +254,10 @@ class EpochRunner:
             else:
                 self.X_batch = np.empty((self.rows, X.shape[1]), net.dtype)
 
+    def orders(self, rng, count, shuffle):
+        """The row orders of `count` epochs (for run)."""
+        return row_orders(rng, self.X.shape[0], count, shuffle)
+
     def run(self, orders, lrs, interrupted=None, step_lrs=None, swa_from=0):
         """Train len(lrs) epochs with row orders `orders` (None for full batches); returns
         Epochs. `interrupted` (a list that Ctrl-C makes truthy) stops the Python loop.
@@ -358,16 +362,23 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
     # dropout masks: one seed per run from the fit's generator (drawn only with dropout, so
     # runs without it keep their row orders)
     dropout_seed = int(rng.integers(0, 2 ** 64, dtype=np.uint64)) if any(net.dropout) else None
-    runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
-                         threads=threads, min_delta=session.min_delta,
-                         interruptible=not session.per_epoch_python, clip_value=clip_value,
-                         clip_norm=clip_norm, averager=averager, dropout_seed=dropout_seed)
+    options = dict(threads=threads, min_delta=session.min_delta,
+                   interruptible=not session.per_epoch_python, clip_value=clip_value,
+                   clip_norm=clip_norm, averager=averager, dropout_seed=dropout_seed)
+    if isinstance(X, DaskBlocks):
+        from .dask_epochs import BlockEpochRunner
+
+        runner = BlockEpochRunner(net, optimizer, X, n if full else batch_size, weight_decay,
+                                  **options)
+    else:
+        runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
+                             **options)
     runner.best_loss = session.history.best_loss
     epoch, chunk = 0, _first_chunk(net, n, steps)
     while epoch < epochs:
         count = 1 if session.per_epoch_python else min(chunk, epochs - epoch)
         lrs, step_lrs = _rates(schedule, lr0, optimizer.epochs, count, steps, total_steps, n)
-        orders = None if full else row_orders(rng, n, count, shuffle)
+        orders = None if full else runner.orders(rng, count, shuffle)
         started = time.perf_counter()
         with _deferred_interrupt() as interrupted:  # record the run's epochs before stopping
             result = runner.run(orders, lrs, interrupted, step_lrs,
@@ -453,20 +464,26 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stor
     return X[keep], Y[keep], (X[val], Y[val]), split
 
 
-def _check_dask_fit(optimizer, restarts, validation_fraction):
+def _check_dask_fit(optimizer, restarts, validation_fraction, batch_size, dropout):
     """What a fit on dask arrays does not take (refused before any work is sent)."""
     from .optim.quasi_newton import _ScipyMinimizer
 
-    if not isinstance(optimizer, _ScipyMinimizer):
-        raise ValueError(f"dask arrays train with a full-batch optimizer, 'lbfgs' or 'bfgs' "
-                         f"(loss and gradient summed over the blocks on the workers); got "
-                         f"{type(optimizer).__name__}")
+    if not isinstance(optimizer, (_ScipyMinimizer, FirstOrder)):
+        raise ValueError(f"dask arrays train with 'lbfgs', 'bfgs' (full batch: loss and gradient "
+                         f"summed over the blocks on the workers) or a first-order rule such as "
+                         f"'sgd' or 'adam' (full batch, or mini-batches streamed from the "
+                         f"blocks); got {type(optimizer).__name__}")
     if restarts != 1:
         raise ValueError("restarts > 1 is not supported on dask arrays: run the restarts "
                          "one after the other")
     if validation_fraction is not None:
         raise ValueError("validation_fraction is not supported on dask arrays: pass "
                          "validation_data=(X_val, Y_val)")
+    if dropout and (batch_size is None or not isinstance(optimizer, FirstOrder)):
+        # a mask is drawn per entry of the batch's block of rows: the workers' blocks would
+        # draw other masks than the whole batch
+        raise ValueError("a network with dropout trains on dask arrays with mini-batches "
+                         "(a first-order rule and batch_size set), not full batches")
 
 
 def _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,

@@ -155,15 +155,19 @@ def test_early_stopping_and_callbacks_see_the_same_run_on_dask_blocks(client):
     np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-8)
 
 
-def test_a_worker_killed_mid_fit_changes_nothing(client):
-    """A worker dies after the fifth iteration (its nanny starts a new one): its blocks are
-    recomputed from the arrays' graph, the evaluation completes, and the weights are those of
-    the in-memory fit. An alarm bounds the test in time, should the fit hang."""
+@pytest.mark.parametrize("options", [dict(optimizer="lbfgs"), dict(optimizer="sgd", batch_size=64, seed=4)],
+                         ids=["lbfgs", "streamed-sgd"])
+def test_a_worker_killed_mid_fit_changes_nothing(client, options):
+    """A worker dies after the fifth epoch (its nanny starts a new one): its blocks are
+    recomputed from the arrays' graph, the evaluation or the block being fetched completes,
+    and the weights are those of an undisturbed fit on the same blocks (to rounding of the
+    in-memory one for lbfgs). An alarm bounds the test in time, should the fit hang."""
     import signal
 
     X, Y = regression()
-    local = small_net()
-    local.fit(X, Y, optimizer="lbfgs", epochs=30)
+    X_dask, Y_dask = da.from_array(X, chunks=150), da.from_array(Y, chunks=150)
+    undisturbed = small_net()
+    undisturbed.fit(X_dask, Y_dask, epochs=30, **options)
     victim = sorted(client.scheduler_info()["workers"])[0]
 
     def kill_once(epoch, logs, net):
@@ -180,14 +184,17 @@ def test_a_worker_killed_mid_fit_changes_nothing(client):
     signal.alarm(120)
     try:
         remote = small_net()
-        history = remote.fit(da.from_array(X, chunks=150), da.from_array(Y, chunks=150), optimizer="lbfgs",
-                             epochs=30, callbacks=[kill_once])
+        history = remote.fit(X_dask, Y_dask, epochs=30, callbacks=[kill_once], **options)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert history.epochs == 30
     assert victim not in client.scheduler_info()["workers"]  # it did die mid-fit
-    np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(remote.params, undisturbed.params)
+    if options["optimizer"] == "lbfgs":
+        local = small_net()
+        local.fit(X, Y, epochs=30, **options)
+        np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-10)
     client.wait_for_workers(2, timeout=60)
 
 
@@ -200,18 +207,141 @@ def test_dask_fit_refuses_bad_chunks_and_options_before_any_work():
         (da.from_array(X, chunks=(50, 2)), da.from_array(Y, chunks=(50, 2)), {}, "chunked by rows only"),
         (da.from_array(X, chunks=50), da.from_array(Y, chunks=40), {}, "same row chunks"),
         (da.from_array(X, chunks=50), Y, {}, "both be dask arrays"),
-        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"optimizer": "adam"}, "lbfgs"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"optimizer": "annealing"}, "lbfgs"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"optimizer": "sgd", "batch_size": None,
+                                                                    "dropout_net": True}, "dropout"),
         (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"validation_fraction": 0.2},
          "validation_data"),
         (da.from_array(X[:, :4], chunks=50), da.from_array(Y, chunks=50), {}, "4 columns"),
         (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"epochs": 0}, "epochs"),
     ]
+    dropping = fnn.Network([5, 8, 2], activation="tanh", output="identity", loss="mse", dropout=0.2, seed=1)
+    dropping_before = dropping.params.copy()
     for X_fit, Y_fit, options, message in cases:
         options = {"optimizer": "lbfgs", "epochs": 3, **options}
+        model = dropping if options.pop("dropout_net", False) else net
         with pytest.raises((ValueError, TypeError), match=message):
-            net.fit(X_fit, Y_fit, **options)
+            model.fit(X_fit, Y_fit, **options)
     np.testing.assert_array_equal(net.params, before)
+    np.testing.assert_array_equal(dropping.params, dropping_before)
+    y = da.from_array((X[:, 0] > 0).astype(int), chunks=50)
+    for estimator, options, message in [
+            (fnn.MLPClassifier(solver="adam"), {}, "solver='lbfgs'"),
+            (fnn.MLPClassifier(solver="lbfgs"), {"sample_weight": da.ones(100, chunks=40)}, "same row chunks"),
+            (fnn.MLPClassifier(solver="lbfgs"), {"sample_weight": np.ones(99)}, "sample_weight.shape"),
+            (fnn.MLPRegressor(solver="lbfgs"), {"sample_weight": da.zeros(100, chunks=50)}, "positive sum")]:
+        with pytest.raises((ValueError, TypeError), match=message):
+            estimator.fit(da.from_array(X, chunks=50), y, **options)
+        assert not hasattr(estimator, "coefs_") and not hasattr(estimator, "n_features_in_")
+    with pytest.raises(TypeError, match="partial_fit takes in-memory"):
+        fnn.MLPClassifier().partial_fit(da.from_array(X, chunks=50), y, classes=[0, 1])
     unknown = da.from_array(X, chunks=50)
     unknown = unknown[unknown[:, 0] > -10]  # a filter: row counts unknown until computed
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         net.fit(unknown, da.from_array(Y, chunks=50), optimizer="lbfgs")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_full_batch_gradient_descent_on_dask_blocks(client, optimizer):
+    """batch_size=None: one step per epoch on the loss summed over the blocks. One block is
+    the in-memory fit bit for bit (its share of the sum is exactly 1), float32 too; uneven
+    blocks sum in another order than the in-memory product, so equal within rounding."""
+    X, Y = regression()
+    options = dict(optimizer=optimizer, epochs=20, batch_size=None, weight_decay=1e-3, threads=1)
+    for dtype in ("float64", "float32"):
+        local = fnn.Network([5, 8, 2], activation="tanh", output="identity", loss="mse", seed=1, dtype=dtype)
+        remote = local.copy()
+        local_history = local.fit(X, Y, **options)
+        remote_history = remote.fit(da.from_array(X, chunks=(900, 5)), da.from_array(Y, chunks=(900, 2)), **options)
+        np.testing.assert_array_equal(remote.params, local.params)
+        np.testing.assert_allclose(remote_history.loss, local_history.loss, rtol=1e-12)
+    local, remote = small_net(), small_net()
+    local.fit(X, Y, **options)
+    chunks = (250, 250, 250, 150)
+    remote.fit(da.from_array(X, chunks=(chunks, 5)), da.from_array(Y, chunks=(chunks, 2)), **options)
+    np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-13)
+
+
+def test_mini_batches_streamed_from_the_blocks_are_the_in_memory_fit(client):
+    """batch_size set: the blocks come to the client one at a time and batches span block
+    boundaries (blocks of 250 rows, batches of 32), so the model is the in-memory fit's over
+    the same row order, bit for bit: the data's order without shuffle (here with dropout, a
+    per-batch schedule and clipping, which see every step), and with shuffle the documented
+    order (a permutation of the blocks, then of each block's rows, drawn from the seed)."""
+    X, Y = regression()
+    chunks = (250, 250, 250, 150)
+    X_dask, Y_dask = da.from_array(X, chunks=(chunks, 5)), da.from_array(Y, chunks=(chunks, 2))
+
+    def dropping():
+        return fnn.Network([5, 8, 2], activation="tanh", output="identity", loss="mse", dropout=0.1, seed=1)
+
+    options = dict(optimizer="adam", epochs=4, batch_size=32, shuffle=False, seed=5, threads=1,
+                   clip_norm=0.5, lr_schedule=fnn.schedules.OneCycleLR(max_lr=0.02))
+    local, remote = dropping(), dropping()
+    local_history = local.fit(X, Y, **options)
+    remote_history = remote.fit(X_dask, Y_dask, **options)
+    np.testing.assert_array_equal(remote.params, local.params)
+    np.testing.assert_array_equal(remote_history.lr, local_history.lr)
+    np.testing.assert_allclose(remote_history.loss, local_history.loss, rtol=1e-12)
+
+    remote, remote_sgd = small_net(), fnn.optim.SGD(lr=0.05, momentum=0.9)
+    remote.fit(X_dask, Y_dask, optimizer=remote_sgd, epochs=3, batch_size=32, seed=7, threads=1)
+    local, local_sgd = small_net(), fnn.optim.SGD(lr=0.05, momentum=0.9)
+    rng, starts = np.random.default_rng(7), np.cumsum((0,) + chunks)
+    for epoch in range(3):
+        order = np.concatenate([starts[b] + rng.permutation(chunks[b]) for b in rng.permutation(4)])
+        local.fit(X[order], Y[order], optimizer=local_sgd, epochs=1, batch_size=32, shuffle=False,
+                  resume=epoch > 0, threads=1)
+    np.testing.assert_array_equal(remote.params, local.params)
+    assert remote_sgd.t == local_sgd.t == 3 * 29
+
+
+def test_validation_callbacks_and_interruption_of_streamed_epochs(client):
+    """Validation data, callbacks and Ctrl-C (here a KeyboardInterrupt from a callback after
+    the third epoch) end a streamed fit as they end the in-memory one."""
+    X, Y = regression()
+    X_val, Y_val = regression(200, seed=3)
+
+    def interrupt(epoch, logs, net):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    def run(X_fit, Y_fit):
+        net = small_net()
+        history = net.fit(X_fit, Y_fit, optimizer="sgd", epochs=10, batch_size=64, shuffle=False, threads=1,
+                          validation_data=(X_val, Y_val), callbacks=[interrupt])
+        return net, history
+
+    local, local_history = run(X, Y)
+    remote, remote_history = run(da.from_array(X, chunks=200), da.from_array(Y, chunks=200))
+    assert remote_history.stop_reason == local_history.stop_reason == "interrupted"
+    assert remote_history.epochs == local_history.epochs == 3
+    np.testing.assert_allclose(remote_history.val_loss, local_history.val_loss, rtol=1e-12)
+    np.testing.assert_array_equal(remote.params, local.params)
+
+
+def test_drop_ins_fit_dask_arrays_with_lbfgs(client):
+    """MLPClassifier (string labels, sample weights as a dask array) and MLPRegressor fitted
+    on dask arrays with lbfgs: the in-memory fit's weights within 1e-10 after 50 iterations."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((700, 6))
+    labels = np.array(["low", "mid", "high"])[(X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)]
+    weights = rng.uniform(0.2, 2.0, 700)
+    X_dask = da.from_array(X, chunks=200)
+    make = dict(hidden_layer_sizes=(8,), activation="tanh", solver="lbfgs", max_iter=50, alpha=1e-2,
+                random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        local = fnn.MLPClassifier(**make).fit(X, labels, sample_weight=weights)
+        remote = fnn.MLPClassifier(**make).fit(X_dask, da.from_array(labels, chunks=200),
+                                               sample_weight=da.from_array(weights, chunks=200))
+        target = X[:, 0] ** 2 + X[:, 1]
+        local_regressor = fnn.MLPRegressor(**make).fit(X, target)
+        remote_regressor = fnn.MLPRegressor(**make).fit(X_dask, da.from_array(target, chunks=200))
+    assert list(remote.classes_) == list(local.classes_) == ["high", "low", "mid"]
+    assert remote.n_iter_ == local.n_iter_ == 50 and remote.n_features_in_ == 6
+    for fitted, reference in ((remote, local), (remote_regressor, local_regressor)):
+        for a, b in zip(fitted.coefs_ + fitted.intercepts_, reference.coefs_ + reference.intercepts_, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+        assert fitted.loss_ == pytest.approx(reference.loss_, rel=1e-10)
+    np.testing.assert_array_equal(remote.predict(X), local.predict(X))

@@ -1,0 +1,163 @@
+"""Epochs of a first-order rule over data held on a Dask cluster (fastnn/dask_blocks.py),
+run by fastnn.training.run_first_order in place of its in-memory EpochRunner.
+
+Full batch (batch_size None or >= n): each epoch is one step on the loss and gradient summed
+over the blocks on the workers (DaskBlocks.loss_and_gradient), then the update on the
+client, as the in-memory compiled loop makes it: equal to the in-memory fit up to the
+summation order of the blocks, bit for bit with a single block.
+
+Mini-batches: each epoch streams the blocks to the client one at a time (the next one is
+fetched while the current one trains) and trains on them with the in-memory EpochRunner.
+The epoch's row order is drawn from the fit's generator: with shuffle, a permutation of the
+blocks, then for each block in that order a permutation of its rows; without, the data's
+order. Consecutive batches of that order are the steps, a batch spanning two blocks where a
+block's rows do not fill it (the rows left over wait for the next block), so the model is
+the in-memory fit's over the same row order, bit for bit. The client holds the block in
+training (copied into the epoch's row order) and the next one arriving, never the data
+set, so data larger than its memory train.
+"""
+import concurrent.futures
+
+import numpy as np
+
+from ._clip_average import average_weights, clip_gradient
+from .training import EpochRunner, Epochs
+
+_NEVER = 1 << 62
+
+
+class BlockEpochRunner:
+    """EpochRunner's interface (orders, run, best, best_loss) over DaskBlocks."""
+
+    def __init__(self, net, optimizer, blocks, rows, weight_decay, threads=None, min_delta=0.0,
+                 interruptible=False, clip_value=None, clip_norm=None, averager=None,
+                 dropout_seed=None):
+        self.net, self.optimizer, self.blocks = net, optimizer, blocks
+        self.weight_decay, self.min_delta, self.averager = weight_decay, min_delta, averager
+        self.clip_value, self.clip_norm = clip_value or 0.0, clip_norm or 0.0
+        n = blocks.shape[0]
+        self.full = rows >= n
+        self.best, self.best_loss = np.empty_like(net.params), float("inf")
+        self.previous, self.has_previous = np.empty_like(net.params), False
+        if not self.full:
+            # the in-memory runner, its buffers sized for one batch, trains each block's rows
+            self.inner = EpochRunner(
+                net, optimizer, np.zeros((rows, net.n_inputs), net.dtype),
+                np.zeros((rows, net.n_outputs), net.dtype), rows, weight_decay, threads=threads,
+                interruptible=interruptible, clip_value=clip_value, clip_norm=clip_norm,
+                averager=averager, dropout_seed=dropout_seed)
+            self.inner.best_loss = -float("inf")  # the epochs' best is judged here
+        self.rows = rows
+
+    def orders(self, rng, count, shuffle):
+        """Each epoch's (block order, each block's row order or None), drawn from rng."""
+        if not shuffle:
+            return [(np.arange(len(self.blocks)), None)] * count
+        orders = []
+        for _ in range(count):
+            blocks = rng.permutation(len(self.blocks))
+            orders.append((blocks, [rng.permutation(self.blocks.rows[b]) for b in blocks]))
+        return orders
+
+    def run(self, orders, lrs, interrupted=None, step_lrs=None, swa_from=0):
+        """As EpochRunner.run: len(lrs) epochs, in the orders drawn by orders()."""
+        losses = np.empty(len(lrs))
+        best_epoch = -1
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
+            for e, lr in enumerate(lrs):
+                if self.full:
+                    result = self._full_batch(e, lr, losses, step_lrs)
+                else:
+                    result = self._stream(e, orders[e], lr, losses, step_lrs,
+                                          [] if interrupted is None else interrupted)
+                if result is not None:
+                    result.best_epoch = best_epoch
+                    return result
+                if self.averager is not None and self.averager.kind == "swa" and e >= swa_from:
+                    average_weights("swa", self.averager.weights, self.net.params,
+                                    self.averager.count, 0.0)
+                    self.averager.count += 1
+                if losses[e] < self.best_loss - self.min_delta:
+                    self.best_loss, best_epoch = float(losses[e]), e
+                    self.best[...] = self.net.params
+                if interrupted:
+                    return Epochs(e + 1, losses, interrupted=True, best_epoch=best_epoch)
+            if self.full and not np.isfinite(self.net.params).all():
+                # as the compiled loop: the last update made the weights non-finite
+                self.net.params[...] = self.previous
+                return Epochs(len(lrs), losses, diverged=-2, best_epoch=best_epoch)
+        return Epochs(len(lrs), losses, best_epoch=best_epoch)
+
+    def _full_batch(self, e, lr, losses, step_lrs):
+        """One step on the loss summed over the blocks; an Epochs when training must stop."""
+        params, opt = self.net.params, self.optimizer
+        J, grad = self.blocks.loss_and_gradient(self.net, params, self.weight_decay)
+        losses[e] = J
+        if not np.isfinite(J):  # back to the last weights whose loss was finite
+            if self.has_previous:
+                params[...] = self.previous
+            return Epochs(e, losses, diverged=0)
+        grad = grad.astype(params.dtype, copy=False)
+        clip_gradient(grad, self.clip_value, self.clip_norm)
+        self.previous[...] = params
+        self.has_previous = True
+        opt.step(params, grad, compiled=self.net.backend == "cython",
+                 lr=lr if step_lrs is None else step_lrs[e, 0])
+        if self.averager is not None and self.averager.kind == "ema":
+            average_weights("ema", self.averager.weights, params, self.averager.count,
+                            self.averager.ema_decay)
+            self.averager.count += 1
+        return None
+
+    def _stream(self, e, order, lr, losses, step_lrs, interrupted):
+        """One epoch of mini-batches over the blocks in `order`; an Epochs when it stops."""
+        block_order, row_orders = order
+        rows, n = self.rows, self.blocks.shape[0]
+        left_X = left_Y = None  # rows of the blocks before that did not fill a batch
+        total, step = 0.0, 0
+        with concurrent.futures.ThreadPoolExecutor(1) as prefetch:
+            coming = prefetch.submit(self.blocks.fetch, block_order[0])
+            for position in range(len(block_order)):
+                X, Y, _ = coming.result()
+                if position + 1 < len(block_order):
+                    coming = prefetch.submit(self.blocks.fetch, block_order[position + 1])
+                X, Y = _after(left_X, X, None if row_orders is None else row_orders[position]), \
+                    _after(left_Y, Y, None if row_orders is None else row_orders[position])
+                ready = len(X) if position + 1 == len(block_order) else len(X) // rows * rows
+                left_X, left_Y = X[ready:].copy(), Y[ready:].copy()  # not views: X can go
+                if ready == 0:
+                    continue
+                steps = -(-ready // rows)
+                result = self._train_rows(X[:ready], Y[:ready], lr, step_lrs, e, step, steps)
+                if result.diverged != -1 or result.interrupted or interrupted:
+                    losses[e] = result.losses[0]
+                    prefetch.shutdown(cancel_futures=True)
+                    diverged = step + result.diverged if result.diverged >= 0 else result.diverged
+                    return Epochs(e, losses, diverged=diverged,
+                                  interrupted=result.interrupted or bool(interrupted))
+                total += result.losses[0] * ready
+                step += steps
+        losses[e] = total / n
+        return None
+
+    def _train_rows(self, X, Y, lr, step_lrs, e, first_step, steps):
+        """The in-memory runner over X, Y in their order, as one of its epochs."""
+        inner = self.inner
+        inner.X, inner.Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        orders = None if len(X) <= self.rows else np.arange(len(X), dtype=np.intp)[None, :]
+        rates = None if step_lrs is None else \
+            np.ascontiguousarray(step_lrs[e:e + 1, first_step:first_step + steps])
+        return inner.run(orders, np.array([lr]), None, rates, swa_from=_NEVER)
+
+
+def _after(left, block, order):
+    """block's rows (in `order`, or as they are) after the rows `left`, in one new array."""
+    if left is None or len(left) == 0:
+        return block if order is None else block[order]
+    joined = np.empty((len(left) + len(block),) + block.shape[1:], block.dtype)
+    joined[:len(left)] = left
+    if order is None:
+        joined[len(left):] = block
+    else:
+        np.take(block, order, axis=0, out=joined[len(left):])
+    return joined

@@ -27,9 +27,9 @@ from ._sklearn_compat import (MLP_PARAMETER_CONSTRAINTS, StrOptions, _check_opti
                               _check_partial_fit_first_call, _check_sample_weight)
 
 from ._sparse import CSRRows, is_sparse
-from .dask_blocks import DaskBlocks, check_chunks, is_dask_array
 from ._validation import check_target_range
 from .activations import HIDDEN_ACTIVATIONS
+from .dask_blocks import DaskBlocks, check_chunks, is_dask_array
 from .network import Network
 from .optim import AWSGD, OPTIMIZERS, Adam, FirstOrder, SklearnAdam, SklearnSGD, get_optimizer
 from .optim.quasi_newton import scipy_objective
@@ -653,14 +653,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         else:
             classes = unique_labels(y)
             if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError("warm_start can only be used where `y` has the same classes "
-                                     f"as in the previous call to fit. Previously got "
-                                     f"{self.classes_}, `y` has {classes}")
+                self._check_same_classes(classes)
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _check_same_classes(self, classes):
+        if set(classes) != set(self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as in "
+                             f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                             f"{classes}")
 
     def _cluster_targets(self, y, first_pass, dtype):
         """y (a 1-D dask array of labels) encoded as the in-memory fit encodes it, block by
@@ -674,10 +677,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if first_pass:
             self._label_binarizer = LabelBinarizer().fit(classes)
             self.classes_ = self._label_binarizer.classes_
-        elif set(classes) != set(self.classes_):
-            raise ValueError("warm_start can only be used where `y` has the same classes as in "
-                             f"the previous call to fit. Previously got {self.classes_}, `y` has "
-                             f"{classes}")
+        else:
+            self._check_same_classes(classes)
         binarizer = self._label_binarizer
         columns = len(binarizer.classes_) if binarizer.y_type_ == "multiclass" else 1
         return y.map_blocks(_binarized, binarizer, dtype, new_axis=1,

@@ -345,3 +345,8 @@ def test_drop_ins_fit_dask_arrays_with_lbfgs(client):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
         assert fitted.loss_ == pytest.approx(reference.loss_, rel=1e-10)
     np.testing.assert_array_equal(remote.predict(X), local.predict(X))
+    before = remote.predict_proba(X)
+    remote.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="same classes"):
+        remote.fit(X_dask, da.from_array(np.where(labels == "mid", "low", labels), chunks=200))
+    np.testing.assert_array_equal(remote.predict_proba(X), before)

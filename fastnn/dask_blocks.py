@@ -14,8 +14,8 @@ per block of m_b rows, the block's mean loss J_b and gradient g_b; the client ad
 
 in block order 0, 1, 2, ... whichever worker answered first, so the result does not depend
 on the cluster's timing. Weight decay is carried by block 0 at weight_decay * n / m_0, so
-its share (m_0 / n) adds exactly (weight_decay / 2) sum_l ||W_l||^2 and weight_decay * W
-once. This is the in-memory J summed in another order (rows within a block, then blocks):
+its share (m_0 / n) adds (weight_decay / 2) sum_l ||W_l||^2 and weight_decay * W once (to
+rounding; exactly with one block). This is the in-memory J summed in another order (rows within a block, then blocks):
 equal to it up to rounding, and bit for bit with a single block (its factor is 1).
 
 Mini-batches (a first-order rule with batch_size set): see fastnn/dask_epochs.py; the
@@ -25,12 +25,14 @@ A worker lost mid-fit is replaced by the cluster; its blocks are recomputed from
 graph and the evaluation in progress completes (distributed retries the tasks).
 """
 import itertools
+import uuid
 
 import numpy as np
 
 from ._validation import as_pair
 
 _evaluations = itertools.count()
+_PROCESS = uuid.uuid4().hex  # task keys unique across the processes sharing a scheduler
 
 
 def is_dask_array(X):
@@ -163,7 +165,7 @@ class DaskBlocks:
         n, shares = self.shape[0], self.rows / self.shape[0]
         params = self._broadcast(np.asarray(params, dtype=net.dtype))
         decays = [weight_decay * (n / self.rows[0])] + [0.0] * (len(self) - 1)
-        key = f"fastnn-block-loss-{next(_evaluations)}"
+        key = f"fastnn-block-loss-{_PROCESS}-{next(_evaluations)}"
         parts = self.client.gather(self.client.map(
             _block_loss, [self.net] * len(self), self.blocks, [params] * len(self), decays,
             key=[f"{key}-{b}" for b in range(len(self))]))

@@ -12,7 +12,8 @@ The epoch's row order is drawn from the fit's generator: with shuffle, a permuta
 blocks, then for each block in that order a permutation of its rows; without, the data's
 order. Consecutive batches of that order are the steps, a batch spanning two blocks where a
 block's rows do not fill it (the rows left over wait for the next block), so the model is
-the in-memory fit's over the same row order, bit for bit. The client holds the block in
+the in-memory fit's over the same row order, bit for bit (the weights; an epoch's loss, the
+mean of its batches' losses, is summed block by block, to rounding). The client holds the block in
 training (copied into the epoch's row order) and the next one arriving, never the data
 set, so data larger than its memory train.
 """
@@ -35,6 +36,7 @@ class BlockEpochRunner:
         self.net, self.optimizer, self.blocks = net, optimizer, blocks
         self.weight_decay, self.min_delta, self.averager = weight_decay, min_delta, averager
         self.clip_value, self.clip_norm = clip_value or 0.0, clip_norm or 0.0
+        self.interruptible = interruptible
         n = blocks.shape[0]
         self.full = rows >= n
         self.best, self.best_loss = np.empty_like(net.params), float("inf")
@@ -110,35 +112,50 @@ class BlockEpochRunner:
         return None
 
     def _stream(self, e, order, lr, losses, step_lrs, interrupted):
-        """One epoch of mini-batches over the blocks in `order`; an Epochs when it stops."""
+        """One epoch of mini-batches over the blocks in `order`; an Epochs when it stops.
+        Ctrl-C stops after the block in training where the in-memory compiled loop stops
+        after its batch (interruptible), and at the epoch's end where it finishes the epoch."""
         block_order, row_orders = order
-        rows, n = self.rows, self.blocks.shape[0]
+        rows, n, inner = self.rows, self.blocks.shape[0], self.inner
         left_X = left_Y = None  # rows of the blocks before that did not fill a batch
-        total, step = 0.0, 0
+        total, step, broke = 0.0, 0, False
         with concurrent.futures.ThreadPoolExecutor(1) as prefetch:
             coming = prefetch.submit(self.blocks.fetch, block_order[0])
             for position in range(len(block_order)):
-                X, Y, _ = coming.result()
-                if position + 1 < len(block_order):
+                last = position + 1 == len(block_order)
+                block = coming.result()
+                if interrupted and self.interruptible:
+                    return Epochs(e, losses, interrupted=True)
+                rows_order = None if row_orders is None else row_orders[position]
+                X, Y = _after(left_X, block[0], rows_order), _after(left_Y, block[1], rows_order)
+                del block  # the raw block goes before the next one comes
+                if not last:
                     coming = prefetch.submit(self.blocks.fetch, block_order[position + 1])
-                X, Y = _after(left_X, X, None if row_orders is None else row_orders[position]), \
-                    _after(left_Y, Y, None if row_orders is None else row_orders[position])
-                ready = len(X) if position + 1 == len(block_order) else len(X) // rows * rows
+                ready = len(X) if last else len(X) // rows * rows
                 left_X, left_Y = X[ready:].copy(), Y[ready:].copy()  # not views: X can go
                 if ready == 0:
                     continue
                 steps = -(-ready // rows)
                 result = self._train_rows(X[:ready], Y[:ready], lr, step_lrs, e, step, steps)
-                if result.diverged != -1 or result.interrupted or interrupted:
+                del X, Y
+                inner.X = inner.Y = None
+                if result.diverged == -2 and not last:
+                    # the block's last update broke the weights (the inner runner put back
+                    # the ones before it): in memory the next step meets a non-finite loss
+                    result.diverged, result.losses[0] = steps, np.nan
+                if result.diverged >= 0 or result.interrupted:
                     losses[e] = result.losses[0]
                     prefetch.shutdown(cancel_futures=True)
-                    diverged = step + result.diverged if result.diverged >= 0 else result.diverged
-                    return Epochs(e, losses, diverged=diverged,
-                                  interrupted=result.interrupted or bool(interrupted))
+                    return Epochs(e, losses, diverged=step + result.diverged if
+                                  result.diverged >= 0 else -1, interrupted=result.interrupted)
+                broke = result.diverged == -2
                 total += result.losses[0] * ready
                 step += steps
+                if interrupted and self.interruptible and not last:
+                    prefetch.shutdown(cancel_futures=True)
+                    return Epochs(e, losses, interrupted=True)
         losses[e] = total / n
-        return None
+        return Epochs(e + 1, losses, diverged=-2) if broke else None
 
     def _train_rows(self, X, Y, lr, step_lrs, e, first_step, steps):
         """The in-memory runner over X, Y in their order, as one of its epochs."""

@@ -309,6 +309,10 @@ class _BaseMLP(BaseEstimator):
             self._fit_lbfgs(X, Y, sample_weight, callbacks)
         else:
             self._fit_fastnn(X, Y, incremental, callbacks)
+        return self._check_finite_weights()
+
+    def _check_finite_weights(self):
+        """self, after a fit, unless the weights went non-finite (scikit-learn's error)."""
         if not np.isfinite(self._net.params).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
@@ -324,6 +328,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"dask arrays train with solver='lbfgs' (loss and gradient summed "
                              f"over the blocks on the workers); got solver={self.solver!r}")
         hidden = self._hidden_sizes()
+        check_chunks(X, y)
         if sample_weight is not None and not is_dask_array(sample_weight):
             sample_weight = np.asarray(sample_weight)
             if sample_weight.shape != (X.shape[0],):
@@ -363,10 +368,7 @@ class _BaseMLP(BaseEstimator):
             self.__dict__.update(before)
             raise
         self._fit_lbfgs(blocks, None, None, callbacks)
-        if not np.isfinite(self._net.params).all():
-            raise ValueError("Solver produced non-finite parameter weights. The input data may"
-                             " contain large values and need to be preprocessed.")
-        return self
+        return self._check_finite_weights()
 
     def _initialize(self, X, y, layer_units):
         self.n_iter_ = 0

@@ -41,9 +41,7 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     """Train `net` in place; see Network.fit for the parameters. Returns a History."""
     optimizer = get_optimizer(optimizer)
     on_cluster = is_dask_array(X) or is_dask_array(Y)
-    if on_cluster:
-        _check_dask_fit(optimizer, restarts, validation_fraction, batch_size, any(net.dropout))
-    else:
+    if not on_cluster:
         X, Y = as_pair(X, Y, net.dtype, net.n_inputs, net.n_outputs, net.loss)
     epochs = check_count(epochs, "epochs")
     if batch_size is not None:
@@ -52,6 +50,9 @@ def fit(net, X, Y, optimizer="sgd", epochs=100, batch_size=32, shuffle=True, wei
     patience = check_count(patience, "patience", low=1)
     min_delta = as_nonnegative(min_delta, "min_delta")
     restarts = check_count(restarts, "restarts")
+    if on_cluster:
+        full_batch = batch_size is None or (hasattr(X, "shape") and batch_size >= X.shape[0])
+        _check_dask_fit(optimizer, restarts, validation_fraction, full_batch, any(net.dropout))
     valley_tol = as_nonnegative(valley_tol, "valley_tol")
     schedule = _check_schedule(lr_schedule)
     callbacks = _check_callbacks(callbacks)
@@ -464,7 +465,7 @@ def _split_validation(net, X, Y, validation_data, validation_fraction, rng, stor
     return X[keep], Y[keep], (X[val], Y[val]), split
 
 
-def _check_dask_fit(optimizer, restarts, validation_fraction, batch_size, dropout):
+def _check_dask_fit(optimizer, restarts, validation_fraction, full_batch, dropout):
     """What a fit on dask arrays does not take (refused before any work is sent)."""
     from .optim.quasi_newton import _ScipyMinimizer
 
@@ -479,11 +480,11 @@ def _check_dask_fit(optimizer, restarts, validation_fraction, batch_size, dropou
     if validation_fraction is not None:
         raise ValueError("validation_fraction is not supported on dask arrays: pass "
                          "validation_data=(X_val, Y_val)")
-    if dropout and (batch_size is None or not isinstance(optimizer, FirstOrder)):
+    if dropout and (full_batch or not isinstance(optimizer, FirstOrder)):
         # a mask is drawn per entry of the batch's block of rows: the workers' blocks would
         # draw other masks than the whole batch
         raise ValueError("a network with dropout trains on dask arrays with mini-batches "
-                         "(a first-order rule and batch_size set), not full batches")
+                         "(a first-order rule and batch_size below the rows), not full batches")
 
 
 def _check_first_order_options(optimizer, schedule, clip_norm, clip_value, averager,

@@ -214,6 +214,8 @@ def test_dask_fit_refuses_bad_chunks_and_options_before_any_work():
          "validation_data"),
         (da.from_array(X[:, :4], chunks=50), da.from_array(Y, chunks=50), {}, "4 columns"),
         (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"epochs": 0}, "epochs"),
+        (da.from_array(X, chunks=50), da.from_array(Y, chunks=50), {"optimizer": "sgd", "batch_size": 100,
+                                                                    "dropout_net": True}, "dropout"),
     ]
     dropping = fnn.Network([5, 8, 2], activation="tanh", output="identity", loss="mse", dropout=0.2, seed=1)
     dropping_before = dropping.params.copy()
@@ -233,6 +235,8 @@ def test_dask_fit_refuses_bad_chunks_and_options_before_any_work():
         with pytest.raises((ValueError, TypeError), match=message):
             estimator.fit(da.from_array(X, chunks=50), y, **options)
         assert not hasattr(estimator, "coefs_") and not hasattr(estimator, "n_features_in_")
+    with pytest.raises(TypeError, match="both be dask arrays"):
+        fnn.MLPClassifier(solver="lbfgs").fit(X, y, sample_weight=np.ones(100))
     with pytest.raises(TypeError, match="partial_fit takes in-memory"):
         fnn.MLPClassifier().partial_fit(da.from_array(X, chunks=50), y, classes=[0, 1])
     unknown = da.from_array(X, chunks=50)
@@ -350,3 +354,20 @@ def test_drop_ins_fit_dask_arrays_with_lbfgs(client):
     with pytest.raises(ValueError, match="same classes"):
         remote.fit(X_dask, da.from_array(np.where(labels == "mid", "low", labels), chunks=200))
     np.testing.assert_array_equal(remote.predict_proba(X), before)
+
+
+def test_divergence_of_streamed_epochs_is_reported_as_in_memory(client):
+    """A rate that blows the weights up: the streamed fit stops at the same epoch and step,
+    with the same message, and puts back the same last weights whose loss was finite."""
+    X, Y = regression()
+    chunks = (250, 250, 250, 150)
+    errors, params = [], []
+    for X_fit, Y_fit in ((X, Y), (da.from_array(X, chunks=(chunks, 5)), da.from_array(Y, chunks=(chunks, 2)))):
+        net = small_net()
+        with pytest.raises(fnn.TrainingDiverged) as caught:
+            net.fit(X_fit, Y_fit, optimizer=fnn.optim.SGD(lr=1e3), epochs=5, batch_size=32, shuffle=False, threads=1)
+        errors.append(str(caught.value))
+        params.append(net.params.copy())
+    assert errors[0] == errors[1]
+    assert np.isfinite(params[1]).all()
+    np.testing.assert_array_equal(params[1], params[0])

@@ -150,12 +150,16 @@ class DaskBlocks:
 
     def _broadcast(self, data, attempts=3):
         """data scattered to every worker. A worker dying during the broadcast makes the
-        scheduler fail it (distributed raises KeyError or CommClosedError): try again, and
-        at last scatter to one worker, from which the others fetch it with their tasks."""
+        scheduler fail it (KeyError, CommClosedError) or wait on the dead worker: each try
+        has a time limit (10 s, and a second per 10 MB), and after the last one data goes
+        to one worker, from which the others fetch it with their tasks."""
+        from distributed.comm import CommClosedError
+
+        limit = 10 + data.nbytes / 1e7
         for _ in range(attempts):
             try:
-                return self.client.scatter(data, broadcast=True)
-            except (KeyError, OSError):  # CommClosedError is an OSError
+                return self.client.scatter(data, broadcast=True, timeout=limit)
+            except (KeyError, CommClosedError, TimeoutError):
                 continue
         return self.client.scatter(data)
 

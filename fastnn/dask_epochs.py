@@ -1,10 +1,10 @@
 """Epochs of a first-order rule over data held on a Dask cluster (fastnn/dask_blocks.py),
 run by fastnn.training.run_first_order in place of its in-memory EpochRunner.
 
-Full batch (batch_size None or >= n): each epoch is one step on the loss and gradient summed
-over the blocks on the workers (DaskBlocks.loss_and_gradient), then the update on the
-client, as the in-memory compiled loop makes it: equal to the in-memory fit up to the
-summation order of the blocks, bit for bit with a single block.
+Full batch (batch_size None or >= n): EpochRunner's Python epochs, each step on the loss and
+gradient summed over the blocks on the workers (DaskBlocks.loss_and_gradient) and the update
+on the client by the compiled step: equal to the in-memory fit up to the summation order of
+the blocks, bit for bit with a single block.
 
 Mini-batches: each epoch streams the blocks to the client one at a time (the next one is
 fetched while the current one trains) and trains on them with the in-memory EpochRunner.
@@ -21,35 +21,50 @@ import concurrent.futures
 
 import numpy as np
 
-from ._clip_average import average_weights, clip_gradient
+from ._clip_average import average_weights
 from .training import EpochRunner, Epochs
 
 _NEVER = 1 << 62
 
 
-class BlockEpochRunner:
-    """EpochRunner's interface (orders, run, best, best_loss) over DaskBlocks."""
+def cluster_runner(net, optimizer, blocks, rows, weight_decay, **options):
+    """The runner of run_first_order for DaskBlocks: full batch (rows >= n) or streamed."""
+    if rows >= blocks.shape[0]:
+        return ClusterFullBatch(net, optimizer, blocks, weight_decay, **options)
+    return StreamedEpochs(net, optimizer, blocks, rows, weight_decay, **options)
+
+
+class ClusterFullBatch(EpochRunner):
+    """EpochRunner's Python epochs, each step's loss and gradient summed over the blocks on
+    the workers (no dropout: fit refuses it for full batches on dask arrays)."""
+
+    def __init__(self, net, optimizer, blocks, weight_decay, **options):
+        super().__init__(net, optimizer, blocks, None, blocks.shape[0], weight_decay,
+                         compiled=False, **options)
+
+    def _batch_loss(self, batch):
+        J, self.grad[...] = self.X.loss_and_gradient(self.net, self.net.params,
+                                                     self.weight_decay)
+        return J, self.X.shape[0]
+
+
+class StreamedEpochs:
+    """EpochRunner's interface (orders, run, best, best_loss) for mini-batches streamed
+    from DaskBlocks; the in-memory runner trains each block's rows."""
 
     def __init__(self, net, optimizer, blocks, rows, weight_decay, threads=None, min_delta=0.0,
                  interruptible=False, clip_value=None, clip_norm=None, averager=None,
                  dropout_seed=None):
-        self.net, self.optimizer, self.blocks = net, optimizer, blocks
-        self.weight_decay, self.min_delta, self.averager = weight_decay, min_delta, averager
-        self.clip_value, self.clip_norm = clip_value or 0.0, clip_norm or 0.0
-        self.interruptible = interruptible
-        n = blocks.shape[0]
-        self.full = rows >= n
+        self.net, self.blocks, self.rows = net, blocks, rows
+        self.min_delta, self.averager, self.interruptible = min_delta, averager, interruptible
         self.best, self.best_loss = np.empty_like(net.params), float("inf")
-        self.previous, self.has_previous = np.empty_like(net.params), False
-        if not self.full:
-            # the in-memory runner, its buffers sized for one batch, trains each block's rows
-            self.inner = EpochRunner(
-                net, optimizer, np.zeros((rows, net.n_inputs), net.dtype),
-                np.zeros((rows, net.n_outputs), net.dtype), rows, weight_decay, threads=threads,
-                interruptible=interruptible, clip_value=clip_value, clip_norm=clip_norm,
-                averager=averager, dropout_seed=dropout_seed)
-            self.inner.best_loss = -float("inf")  # the epochs' best is judged here
-        self.rows = rows
+        # its buffers sized for one batch; the epochs' best is judged here
+        self.inner = EpochRunner(
+            net, optimizer, np.zeros((rows, net.n_inputs), net.dtype),
+            np.zeros((rows, net.n_outputs), net.dtype), rows, weight_decay, threads=threads,
+            interruptible=interruptible, clip_value=clip_value, clip_norm=clip_norm,
+            averager=averager, dropout_seed=dropout_seed)
+        self.inner.best_loss = -float("inf")
 
     def orders(self, rng, count, shuffle):
         """Each epoch's (block order, each block's row order or None), drawn from rng."""
@@ -63,15 +78,12 @@ class BlockEpochRunner:
 
     def run(self, orders, lrs, interrupted=None, step_lrs=None, swa_from=0):
         """As EpochRunner.run: len(lrs) epochs, in the orders drawn by orders()."""
+        interrupted = [] if interrupted is None else interrupted
         losses = np.empty(len(lrs))
         best_epoch = -1
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             for e, lr in enumerate(lrs):
-                if self.full:
-                    result = self._full_batch(e, lr, losses, step_lrs)
-                else:
-                    result = self._stream(e, orders[e], lr, losses, step_lrs,
-                                          [] if interrupted is None else interrupted)
+                result = self._stream(e, orders[e], lr, losses, step_lrs, interrupted)
                 if result is not None:
                     result.best_epoch = best_epoch
                     return result
@@ -84,39 +96,14 @@ class BlockEpochRunner:
                     self.best[...] = self.net.params
                 if interrupted:
                     return Epochs(e + 1, losses, interrupted=True, best_epoch=best_epoch)
-            if self.full and not np.isfinite(self.net.params).all():
-                # as the compiled loop: the last update made the weights non-finite
-                self.net.params[...] = self.previous
-                return Epochs(len(lrs), losses, diverged=-2, best_epoch=best_epoch)
         return Epochs(len(lrs), losses, best_epoch=best_epoch)
-
-    def _full_batch(self, e, lr, losses, step_lrs):
-        """One step on the loss summed over the blocks; an Epochs when training must stop."""
-        params, opt = self.net.params, self.optimizer
-        J, grad = self.blocks.loss_and_gradient(self.net, params, self.weight_decay)
-        losses[e] = J
-        if not np.isfinite(J):  # back to the last weights whose loss was finite
-            if self.has_previous:
-                params[...] = self.previous
-            return Epochs(e, losses, diverged=0)
-        grad = grad.astype(params.dtype, copy=False)
-        clip_gradient(grad, self.clip_value, self.clip_norm)
-        self.previous[...] = params
-        self.has_previous = True
-        opt.step(params, grad, compiled=self.net.backend == "cython",
-                 lr=lr if step_lrs is None else step_lrs[e, 0])
-        if self.averager is not None and self.averager.kind == "ema":
-            average_weights("ema", self.averager.weights, params, self.averager.count,
-                            self.averager.ema_decay)
-            self.averager.count += 1
-        return None
 
     def _stream(self, e, order, lr, losses, step_lrs, interrupted):
         """One epoch of mini-batches over the blocks in `order`; an Epochs when it stops.
-        Ctrl-C stops after the block in training where the in-memory compiled loop stops
-        after its batch (interruptible), and at the epoch's end where it finishes the epoch."""
+        Ctrl-C stops before the next block where the in-memory compiled loop stops after its
+        batch (interruptible), and at the epoch's end where it finishes the epoch."""
         block_order, row_orders = order
-        rows, n, inner = self.rows, self.blocks.shape[0], self.inner
+        rows, n = self.rows, self.blocks.shape[0]
         left_X = left_Y = None  # rows of the blocks before that did not fill a batch
         total, step, broke = 0.0, 0, False
         with concurrent.futures.ThreadPoolExecutor(1) as prefetch:
@@ -138,7 +125,6 @@ class BlockEpochRunner:
                 steps = -(-ready // rows)
                 result = self._train_rows(X[:ready], Y[:ready], lr, step_lrs, e, step, steps)
                 del X, Y
-                inner.X = inner.Y = None
                 if result.diverged == -2 and not last:
                     # the block's last update broke the weights (the inner runner put back
                     # the ones before it): in memory the next step meets a non-finite loss
@@ -151,20 +137,21 @@ class BlockEpochRunner:
                 broke = result.diverged == -2
                 total += result.losses[0] * ready
                 step += steps
-                if interrupted and self.interruptible and not last:
-                    prefetch.shutdown(cancel_futures=True)
-                    return Epochs(e, losses, interrupted=True)
         losses[e] = total / n
         return Epochs(e + 1, losses, diverged=-2) if broke else None
 
     def _train_rows(self, X, Y, lr, step_lrs, e, first_step, steps):
-        """The in-memory runner over X, Y in their order, as one of its epochs."""
+        """The in-memory runner over X, Y in their order, as one of its epochs (it lets go
+        of the rows afterwards)."""
         inner = self.inner
         inner.X, inner.Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
         orders = None if len(X) <= self.rows else np.arange(len(X), dtype=np.intp)[None, :]
         rates = None if step_lrs is None else \
             np.ascontiguousarray(step_lrs[e:e + 1, first_step:first_step + steps])
-        return inner.run(orders, np.array([lr]), None, rates, swa_from=_NEVER)
+        try:
+            return inner.run(orders, np.array([lr]), None, rates, swa_from=_NEVER)
+        finally:
+            inner.X = inner.Y = None
 
 
 def _after(left, block, order):

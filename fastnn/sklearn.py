@@ -330,14 +330,11 @@ class _BaseMLP(BaseEstimator):
         hidden = self._hidden_sizes()
         check_chunks(X, y)
         if sample_weight is not None and not is_dask_array(sample_weight):
-            sample_weight = np.asarray(sample_weight)
-            if sample_weight.shape != (X.shape[0],):
-                raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected "
-                                 f"({X.shape[0]},)!")
             import dask.array as da
 
-            sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
-        check_chunks(X, y, sample_weight)
+            # in memory: scikit-learn's checks, then X's row blocks (DaskBlocks checks a dask one)
+            sample_weight = da.from_array(_check_sample_weight(sample_weight, X),
+                                          chunks=(X.chunks[0],))
         if X.dtype.kind not in "biuf":
             raise TypeError(f"X must hold real numbers; got dtype {X.dtype}")
         dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)

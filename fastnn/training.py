@@ -220,13 +220,14 @@ class EpochRunner:
     loss. With interruptible, Ctrl-C stops a compiled run after the batch in progress.
     Without stop_on_divergence, a non-finite loss is recorded and training goes on, non-finite
     weights too (scikit-learn's rule, for the drop-ins: they judge the weights at the end).
-    clip_value, clip_norm and averager: see fastnn/_clip_average.py.
+    clip_value, clip_norm and averager: see fastnn/_clip_average.py. compiled=False runs the
+    Python epochs on a compiled network too (a subclass's _batch_loss supplies each step).
     """
 
     def __init__(self, net, optimizer, X, Y, rows, weight_decay, decay_per_row=False,
                  sample_weight=None, threads=None, min_delta=0.0, interruptible=False,
                  stop_on_divergence=True, clip_value=None, clip_norm=None, averager=None,
-                 dropout_seed=None):
+                 dropout_seed=None, compiled=None):
         self.net, self.optimizer, self.X, self.Y = net, optimizer, X, Y
         self.dropout_seed = dropout_seed
         self.clip_value, self.clip_norm, self.averager = clip_value or 0.0, clip_norm or 0.0, averager
@@ -240,7 +241,7 @@ class EpochRunner:
         self.previous = np.empty_like(net.params)  # the last weights whose loss was finite
         self.has_previous = False
         self.best, self.best_loss = np.empty_like(net.params), float("inf")
-        self.compiled = net.backend == "cython"
+        self.compiled = net.backend == "cython" if compiled is None else compiled
         if self.compiled:
             units = net._backend.plan.n_units
             self.acts = np.empty(self.rows * units, net.dtype)
@@ -292,29 +293,34 @@ class EpochRunner:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             return self._python_epochs(orders, lrs, losses, interrupted or [], step_lrs, swa_from)
 
+    def _batch_loss(self, batch):
+        """(J, m): the loss of the m rows `batch` (a slice or row indices) at the current
+        weights, its gradient written to self.grad (the Python epochs' one pass per step)."""
+        X = self.X.matrix if isinstance(self.X, CSRRows) else self.X
+        X_batch, Y_batch = X[batch], self.Y[batch]
+        m = X_batch.shape[0]
+        weights, weight_sum = None, m
+        if self.sample_weight is not None:
+            weights = self.sample_weight[batch]
+            weight_sum = weights.sum()
+            weights = (weights * m / weight_sum).astype(self.net.dtype)
+        decay = self.weight_decay / weight_sum if self.decay_per_row else self.weight_decay
+        J = self.net._backend.backward(
+            X_batch, Y_batch, decay, self.grad, sample_weight=weights,
+            dropout=None if self.dropout_seed is None else (self.dropout_seed,
+                                                            self.optimizer.t + 1))
+        return J, m
+
     def _python_epochs(self, orders, lrs, losses, interrupted, step_lrs=None, swa_from=0):
-        """The same epochs as the compiled run_epochs, in Python over the backend (the reference)."""
+        """The same epochs as the compiled run_epochs, in Python over the backend (the
+        reference), each step's loss and gradient from _batch_loss."""
         averager = self.averager
-        X, Y, rows, params, n = self.X, self.Y, self.rows, self.net.params, self.X.shape[0]
-        if isinstance(X, CSRRows):
-            X = X.matrix
+        rows, params, n = self.rows, self.net.params, self.X.shape[0]
         result = Epochs(len(lrs), losses)
         for e, lr in enumerate(lrs):
             total = 0.0
             for step, start in enumerate(range(0, n, rows)):
-                batch = slice(None) if rows >= n else orders[e, start:start + rows]
-                X_batch, Y_batch = X[batch], Y[batch]
-                m = X_batch.shape[0]
-                weights, weight_sum = None, m
-                if self.sample_weight is not None:
-                    weights = self.sample_weight[batch]
-                    weight_sum = weights.sum()
-                    weights = (weights * m / weight_sum).astype(params.dtype)
-                decay = self.weight_decay / weight_sum if self.decay_per_row else self.weight_decay
-                J = self.net._backend.backward(
-                    X_batch, Y_batch, decay, self.grad, sample_weight=weights,
-                    dropout=None if self.dropout_seed is None else (self.dropout_seed,
-                                                                    self.optimizer.t + 1))
+                J, m = self._batch_loss(slice(None) if rows >= n else orders[e, start:start + rows])
                 if self.stop_on_divergence and not np.isfinite(J):
                     losses[e] = J
                     result.done, result.diverged = e, step
@@ -322,7 +328,7 @@ class EpochRunner:
                 self.previous[...] = params
                 self.has_previous = True
                 clip_gradient(self.grad, self.clip_value, self.clip_norm)
-                self.optimizer.step(params, self.grad, compiled=False,
+                self.optimizer.step(params, self.grad, compiled=self.net.backend == "cython",
                                     lr=lr if step_lrs is None else step_lrs[e, step])
                 if averager is not None and averager.kind == "ema":
                     average_weights("ema", averager.weights, params, averager.count,
@@ -367,10 +373,10 @@ def run_first_order(net, optimizer, X, Y, session, epochs, batch_size, shuffle, 
                    interruptible=not session.per_epoch_python, clip_value=clip_value,
                    clip_norm=clip_norm, averager=averager, dropout_seed=dropout_seed)
     if isinstance(X, DaskBlocks):
-        from .dask_epochs import BlockEpochRunner
+        from .dask_epochs import cluster_runner
 
-        runner = BlockEpochRunner(net, optimizer, X, n if full else batch_size, weight_decay,
-                                  **options)
+        runner = cluster_runner(net, optimizer, X, n if full else batch_size, weight_decay,
+                                **options)
     else:
         runner = EpochRunner(net, optimizer, X, Y, n if full else batch_size, weight_decay,
                              **options)

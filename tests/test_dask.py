@@ -177,8 +177,8 @@ def test_a_worker_killed_mid_fit_changes_nothing(client, options):
             except Exception:  # the worker dies before it can answer
                 pass
 
-    def hung(*_):
-        raise TimeoutError("the fit hung after a worker died")
+    def hung(*_):  # not TimeoutError: the broadcast retries on distributed's timeouts
+        pytest.fail("the fit hung after a worker died")
 
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(120)
@@ -258,7 +258,7 @@ def test_full_batch_gradient_descent_on_dask_blocks(client, optimizer):
         local_history = local.fit(X, Y, **options)
         remote_history = remote.fit(da.from_array(X, chunks=(900, 5)), da.from_array(Y, chunks=(900, 2)), **options)
         np.testing.assert_array_equal(remote.params, local.params)
-        np.testing.assert_allclose(remote_history.loss, local_history.loss, rtol=1e-12)
+        np.testing.assert_array_equal(remote_history.loss, local_history.loss)
     local, remote = small_net(), small_net()
     local.fit(X, Y, **options)
     chunks = (250, 250, 250, 150)

@@ -35,6 +35,8 @@ cdef inline int parts_for(long long work, long long per_part, long long extent, 
 cdef inline int share_start(int part, int parts, int extent, int align) noexcept nogil:
     """Start of piece `part` of `parts` over [0, extent): pieces differ by at most `align`,
     and every boundary but the last is a multiple of `align`."""
+    if parts == 1:  # no division for the common single piece
+        return 0 if part == 0 else extent
     cdef long long blocks = (extent + align - 1) // align
     cdef long long start = (blocks * part // parts) * align
     return <int> (start if start < extent else extent)

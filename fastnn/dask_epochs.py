@@ -105,7 +105,7 @@ class StreamedEpochs:
         block_order, row_orders = order
         rows, n = self.rows, self.blocks.shape[0]
         left_X = left_Y = None  # rows of the blocks before that did not fill a batch
-        total, step, broke = 0.0, 0, False
+        total, step = 0.0, 0
         with concurrent.futures.ThreadPoolExecutor(1) as prefetch:
             coming = prefetch.submit(self.blocks.fetch, block_order[0])
             for position in range(len(block_order)):
@@ -123,33 +123,33 @@ class StreamedEpochs:
                 if ready == 0:
                     continue
                 steps = -(-ready // rows)
-                result = self._train_rows(X[:ready], Y[:ready], lr, step_lrs, e, step, steps)
+                # weights the block's last update broke meet their loss at the next block's
+                # first step, as in memory; only the epoch's last block has them judged
+                result = self._train_rows(X[:ready], Y[:ready], lr, step_lrs, e, step, steps,
+                                          last)
                 del X, Y
-                if result.diverged == -2 and not last:
-                    # the block's last update broke the weights (the inner runner put back
-                    # the ones before it): in memory the next step meets a non-finite loss
-                    result.diverged, result.losses[0] = steps, np.nan
                 if result.diverged >= 0 or result.interrupted:
                     losses[e] = result.losses[0]
                     prefetch.shutdown(cancel_futures=True)
                     return Epochs(e, losses, diverged=step + result.diverged if
                                   result.diverged >= 0 else -1, interrupted=result.interrupted)
-                broke = result.diverged == -2
                 total += result.losses[0] * ready
                 step += steps
         losses[e] = total / n
-        return Epochs(e + 1, losses, diverged=-2) if broke else None
+        # the last block's result: the only one whose weights were judged
+        return Epochs(e + 1, losses, diverged=-2) if result.diverged == -2 else None
 
-    def _train_rows(self, X, Y, lr, step_lrs, e, first_step, steps):
+    def _train_rows(self, X, Y, lr, step_lrs, e, first_step, steps, check_weights):
         """The in-memory runner over X, Y in their order, as one of its epochs (it lets go
-        of the rows afterwards)."""
+        of the rows afterwards; check_weights: see EpochRunner.run)."""
         inner = self.inner
         inner.X, inner.Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
         orders = None if len(X) <= self.rows else np.arange(len(X), dtype=np.intp)[None, :]
         rates = None if step_lrs is None else \
             np.ascontiguousarray(step_lrs[e:e + 1, first_step:first_step + steps])
         try:
-            return inner.run(orders, np.array([lr]), None, rates, swa_from=_NEVER)
+            return inner.run(orders, np.array([lr]), None, rates, swa_from=_NEVER,
+                             check_weights=check_weights)
         finally:
             inner.X = inner.Y = None
 

@@ -260,17 +260,19 @@ class EpochRunner:
         """The row orders of `count` epochs (for run)."""
         return row_orders(rng, self.X.shape[0], count, shuffle)
 
-    def run(self, orders, lrs, interrupted=None, step_lrs=None, swa_from=0):
+    def run(self, orders, lrs, interrupted=None, step_lrs=None, swa_from=0, check_weights=True):
         """Train len(lrs) epochs with row orders `orders` (None for full batches); returns
         Epochs. `interrupted` (a list that Ctrl-C makes truthy) stops the Python loop.
         step_lrs[e, s] (per-batch schedules) is the rate of epoch e's step s, in place of
-        lrs[e]; SWA averages the weights after this call's epochs from swa_from on."""
+        lrs[e]; SWA averages the weights after this call's epochs from swa_from on. Without
+        check_weights, non-finite weights left by the last update are not reported (-2)
+        here: the caller's next step meets their loss."""
         opt = self.optimizer
         opt._ready(self.net.params)
         losses = np.empty(len(lrs))
         averager = self.averager
         rules = dict(step_lrs=step_lrs, clip_value=self.clip_value, clip_norm=self.clip_norm,
-                     dropout_seed=self.dropout_seed)
+                     dropout_seed=self.dropout_seed, check_weights=check_weights)
         if averager is not None:
             rules.update(average=averager.code, averaged=averager.weights,
                          n_averaged=averager.count, ema_decay=averager.ema_decay,
@@ -291,7 +293,8 @@ class EpochRunner:
                 averager.count = n_averaged
             return Epochs(done, losses, diverged, stopped, best_epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
-            return self._python_epochs(orders, lrs, losses, interrupted or [], step_lrs, swa_from)
+            return self._python_epochs(orders, lrs, losses, interrupted or [], step_lrs, swa_from,
+                                       check_weights)
 
     def _batch_loss(self, batch):
         """(J, m): the loss of the m rows `batch` (a slice or row indices) at the current
@@ -311,7 +314,8 @@ class EpochRunner:
                                                             self.optimizer.t + 1))
         return J, m
 
-    def _python_epochs(self, orders, lrs, losses, interrupted, step_lrs=None, swa_from=0):
+    def _python_epochs(self, orders, lrs, losses, interrupted, step_lrs=None, swa_from=0,
+                       check_weights=True):
         """The same epochs as the compiled run_epochs, in Python over the backend (the
         reference), each step's loss and gradient from _batch_loss."""
         averager = self.averager
@@ -347,7 +351,8 @@ class EpochRunner:
             if losses[e] < self.best_loss - self.min_delta:
                 self.best_loss, result.best_epoch = float(losses[e]), e
                 self.best[...] = params
-        if self.stop_on_divergence and result.diverged < 0 and not np.isfinite(params).all():
+        if (self.stop_on_divergence and check_weights and result.diverged < 0
+                and not np.isfinite(params).all()):
             result.diverged = -2
         if result.diverged != -1 and self.has_previous:
             params[...] = self.previous

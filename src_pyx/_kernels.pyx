@@ -566,7 +566,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                floating[::1] batch_val=None, const double[:, ::1] step_lrs=None,
                double clip_value=0, double clip_norm=0, int average=NO_AVERAGE,
                floating[::1] averaged=None, long n_averaged=0, double ema_decay=0,
-               Py_ssize_t swa_from=0, dropout_seed=None):
+               Py_ssize_t swa_from=0, dropout_seed=None, bint check_weights=True):
     """Train len(lrs) epochs. order[e] is epoch e's row order (ignored for full batches,
     batch_size >= n, which use X and Y in place). losses[e] receives the epoch's mean batch
     loss (weighted by batch length), each batch's loss taken before its update.
@@ -597,7 +597,9 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
     _clip_average.pxd; 0 leaves it). With average EMA, `averaged` takes in the weights after
     every update; with SWA, after every epoch from this call's epoch swa_from on. n_averaged
     counts the weights averaged so far. With dropout_seed, each step t trains on the dropout
-    masks of (dropout_seed, t) (fastnn.dropout).
+    masks of (dropout_seed, t) (fastnn.dropout). Without check_weights, the weights the last
+    update left are not judged at the end of the call (a caller that goes on training them,
+    as the streamed epochs of fastnn/dask_epochs.py do, meets their loss at its next step).
 
     Returns (epochs done, t, diverged step or -1 (-2: the last update made the weights
     non-finite), interrupted, best epoch in this call or -1, best_loss, has_previous,
@@ -750,7 +752,7 @@ def run_epochs(Plan plan, floating[::1] params, const floating[:, ::1] X,
                 best_loss = losses[e]
                 best_epoch = e
                 memcpy(&best[0], current, n_params * sizeof(floating))
-        if stop_on_divergence and diverged < 0 and not all_finite(current, n_params):
+        if stop_on_divergence and check_weights and diverged < 0 and not all_finite(current, n_params):
             diverged = -2  # the last update made the weights non-finite
         if diverged != -1:
             # back to the last weights whose loss was finite (spare, after the last step), or

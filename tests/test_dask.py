@@ -356,16 +356,20 @@ def test_drop_ins_fit_dask_arrays_with_lbfgs(client):
     np.testing.assert_array_equal(remote.predict_proba(X), before)
 
 
-def test_divergence_of_streamed_epochs_is_reported_as_in_memory(client):
+@pytest.mark.parametrize("chunks, lr, scale", [((250, 250, 250, 150), 1e3, 1.0),
+                                                ((32, 300, 300, 268), 1e305, 1e6)])
+def test_divergence_of_streamed_epochs_is_reported_as_in_memory(client, chunks, lr, scale):
     """A rate that blows the weights up: the streamed fit stops at the same epoch and step,
-    with the same message, and puts back the same last weights whose loss was finite."""
+    with the same message, and puts back the same last weights whose loss was finite. In
+    the second case the first block's only update leaves infinite weights, which the next
+    block's first step meets (as the in-memory loop's next step does)."""
     X, Y = regression()
-    chunks = (250, 250, 250, 150)
+    Y = Y * scale
     errors, params = [], []
     for X_fit, Y_fit in ((X, Y), (da.from_array(X, chunks=(chunks, 5)), da.from_array(Y, chunks=(chunks, 2)))):
         net = small_net()
         with pytest.raises(fnn.TrainingDiverged) as caught:
-            net.fit(X_fit, Y_fit, optimizer=fnn.optim.SGD(lr=1e3), epochs=5, batch_size=32, shuffle=False, threads=1)
+            net.fit(X_fit, Y_fit, optimizer=fnn.optim.SGD(lr=lr), epochs=5, batch_size=32, shuffle=False, threads=1)
         errors.append(str(caught.value))
         params.append(net.params.copy())
     assert errors[0] == errors[1]

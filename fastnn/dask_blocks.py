@@ -139,7 +139,7 @@ class DaskBlocks:
                   for x, y, w in zip(X.to_delayed().ravel(), Y.to_delayed().ravel(), weights)]
         self.blocks = self.client.compute(blocks)
         self.client.gather(self.client.map(_received, self.blocks))  # a block's error, now
-        self.net = self.client.scatter(net.copy(), broadcast=True)
+        self.net = self._broadcast(net.copy(), net.params.nbytes)
 
     def __len__(self):
         return len(self.blocks)
@@ -148,26 +148,29 @@ class DaskBlocks:
         """Block b's (X_b, Y_b, w_b) on the client."""
         return self.blocks[b].result()
 
-    def _broadcast(self, data, attempts=3):
-        """data scattered to every worker. A worker dying during the broadcast makes the
-        scheduler fail it (KeyError, CommClosedError) or wait on the dead worker: each try
-        has a time limit (10 s, and a second per 10 MB), and after the last one data goes
-        to one worker, from which the others fetch it with their tasks."""
+    def _broadcast(self, data, nbytes, attempts=3):
+        """data (about nbytes) scattered to every worker. A worker dying during the
+        broadcast makes the scheduler fail it (KeyError, CommClosedError) or wait on the
+        dead worker: each try has a time limit (10 s, and a second per 10 MB), and the last
+        one sends data to one worker, from which the others fetch it with their tasks."""
         from distributed.comm import CommClosedError
 
-        limit = 10 + data.nbytes / 1e7
-        for _ in range(attempts):
+        limit = 10 + nbytes / 1e7
+        for attempt in range(attempts + 1):
             try:
-                return self.client.scatter(data, broadcast=True, timeout=limit)
+                return self.client.scatter(data, broadcast=attempt < attempts, timeout=limit)
             except (KeyError, CommClosedError, TimeoutError):
-                continue
-        return self.client.scatter(data)
+                if attempt == attempts:
+                    raise TimeoutError(f"no worker of the cluster took the training data's "
+                                       f"parameters in {attempts + 1} tries of {limit:.0f} s"
+                                       ) from None
 
     def loss_and_gradient(self, net, params, weight_decay):
         """(J, grad) at `params` over all the blocks, J a float and grad float64, in block
         order (see the module's docstring)."""
         n, shares = self.shape[0], self.rows / self.shape[0]
-        params = self._broadcast(np.asarray(params, dtype=net.dtype))
+        params = np.asarray(params, dtype=net.dtype)
+        params = self._broadcast(params, params.nbytes)
         decays = [weight_decay * (n / self.rows[0])] + [0.0] * (len(self) - 1)
         key = f"fastnn-block-loss-{_PROCESS}-{next(_evaluations)}"
         parts = self.client.gather(self.client.map(

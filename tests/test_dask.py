@@ -188,6 +188,7 @@ def test_a_worker_killed_mid_fit_changes_nothing(client, options):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        client.wait_for_workers(2, timeout=60)  # the next test gets the whole cluster
     assert history.epochs == 30
     assert victim not in client.scheduler_info()["workers"]  # it did die mid-fit
     np.testing.assert_array_equal(remote.params, undisturbed.params)
@@ -195,7 +196,6 @@ def test_a_worker_killed_mid_fit_changes_nothing(client, options):
         local = small_net()
         local.fit(X, Y, epochs=30, **options)
         np.testing.assert_allclose(remote.params, local.params, rtol=0, atol=1e-10)
-    client.wait_for_workers(2, timeout=60)
 
 
 def test_dask_fit_refuses_bad_chunks_and_options_before_any_work():
